@@ -1,0 +1,202 @@
+package actors
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"ferrum/messages"
+	"ferrum/proxyconf"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func testHealth() proxyconf.Health {
+	h := proxyconf.Default().Health
+	h.FailureThreshold = 3
+	h.RecoveryThreshold = 2
+	h.EjectionDuration = 30 * time.Second
+	h.MaxEjectionDuration = 5 * time.Minute
+	h.MaxEjectedPercent = 50
+	return h
+}
+
+// run starts actor in the bubble and returns a stop function that cancels it
+// and waits for Run to return.
+func run(t *testing.T, actor interface{ Run(context.Context) error }) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := actor.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+var (
+	fail    = messages.Outcome{Class: messages.Failure, Kind: "upstream_connect"}
+	ok      = messages.Outcome{Class: messages.Success, Status: 200}
+	gone    = messages.Outcome{Class: messages.Cancelled}
+	passing = messages.ProbeResult{OK: true, Status: 200}
+	failing = messages.ProbeResult{OK: false, Err: "refused"}
+)
+
+// step is one scripted event: an outcome, a probe, or a wait.
+type step struct {
+	outcome *messages.Outcome
+	probe   *messages.ProbeResult
+	wait    time.Duration
+}
+
+func out(o messages.Outcome) step         { return step{outcome: &o} }
+func probe(p messages.ProbeResult) step   { return step{probe: &p} }
+func wait(d time.Duration) step           { return step{wait: d} }
+func repeat(s step, n int) (steps []step) { return append(steps, slicesRepeat(s, n)...) }
+
+func slicesRepeat(s step, n int) []step {
+	out := make([]step, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+func play(t *testing.T, b *Backend, steps []step) {
+	t.Helper()
+	for _, s := range steps {
+		switch {
+		case s.outcome != nil:
+			b.Report(*s.outcome)
+		case s.probe != nil:
+			p := *s.probe
+			p.At = time.Now()
+			if err := b.Probed(context.Background(), p); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			time.Sleep(s.wait)
+		}
+		synctest.Wait()
+	}
+}
+
+func TestBackendStateMachine(t *testing.T) {
+	cases := []struct {
+		name          string
+		steps         []step
+		wantState     messages.State
+		wantEjections uint64
+		wantReason    string
+		wantUntil     time.Duration // from the start, when ejected
+	}{
+		{name: "below threshold stays healthy", steps: repeat(out(fail), 2), wantState: messages.Healthy},
+		{name: "success resets the count", steps: concat(repeat(out(fail), 2), []step{out(ok)}, repeat(out(fail), 2)), wantState: messages.Healthy},
+		{name: "threshold crossing ejects", steps: repeat(out(fail), 3), wantState: messages.Ejected, wantEjections: 1, wantReason: messages.ReasonPassiveFailure, wantUntil: 30 * time.Second},
+		{name: "client-caused failures are ignored", steps: repeat(out(gone), 10), wantState: messages.Healthy},
+		{name: "ejection expires to unhealthy", steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second)}), wantState: messages.Unhealthy, wantEjections: 1, wantReason: messages.ReasonEjectionExpired},
+		{name: "probes during ejection do not end it", steps: concat(repeat(out(fail), 3), repeat(probe(passing), 5)), wantState: messages.Ejected, wantEjections: 1, wantReason: messages.ReasonPassiveFailure, wantUntil: 30 * time.Second},
+		{name: "recovery after threshold probes", steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second)}, repeat(probe(passing), 2)), wantState: messages.Healthy, wantEjections: 1, wantReason: messages.ReasonActiveRecovery},
+		{name: "one passing probe is not enough", steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second), probe(passing)}), wantState: messages.Unhealthy, wantEjections: 1},
+		{name: "active failures mark unhealthy", steps: repeat(probe(failing), 3), wantState: messages.Unhealthy, wantReason: messages.ReasonActiveFailure},
+		{name: "traffic to an unhealthy backend is ignored", steps: concat(repeat(probe(failing), 3), repeat(out(fail), 5)), wantState: messages.Unhealthy, wantReason: messages.ReasonActiveFailure},
+		{
+			name: "flapping doubles the ejection",
+			steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second)}, repeat(probe(passing), 2),
+				[]step{wait(time.Minute)}, repeat(out(fail), 3)),
+			wantState: messages.Ejected, wantEjections: 2, wantUntil: 90*time.Second + 60*time.Second,
+		},
+		{
+			name: "staying healthy resets the doubling",
+			steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second)}, repeat(probe(passing), 2),
+				[]step{wait(6 * time.Minute)}, repeat(out(fail), 3)),
+			wantState: messages.Ejected, wantEjections: 2, wantUntil: 30*time.Second + 6*time.Minute + 30*time.Second,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				b := NewBackend("/api", 0, "http://127.0.0.1:1", testHealth(), quiet)
+				stop := run(t, b)
+				defer stop()
+				play(t, b, c.steps)
+				s := b.Snapshot()
+				if s.State != c.wantState {
+					t.Errorf("state = %v, want %v", s.State, c.wantState)
+				}
+				if s.Ejections != c.wantEjections {
+					t.Errorf("ejections = %d, want %d", s.Ejections, c.wantEjections)
+				}
+				if c.wantReason != "" && (s.LastChange == nil || s.LastChange.Reason != c.wantReason) {
+					t.Errorf("last transition = %+v, want reason %q", s.LastChange, c.wantReason)
+				}
+				if c.wantUntil != 0 && !s.EjectedUntil.Equal(start.Add(c.wantUntil)) {
+					t.Errorf("ejected until +%v, want +%v", s.EjectedUntil.Sub(start), c.wantUntil)
+				}
+			})
+		})
+	}
+}
+
+func TestEjectionDoublingIsCapped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := testHealth()
+		h.MaxEjectionDuration = 100 * time.Second
+		b := NewBackend("/api", 0, "http://127.0.0.1:1", h, quiet)
+		stop := run(t, b)
+		defer stop()
+		var last time.Duration
+		for i := 0; i < 4; i++ {
+			play(t, b, repeat(out(fail), 3))
+			s := b.Snapshot()
+			last = time.Until(s.EjectedUntil)
+			play(t, b, concat([]step{wait(last)}, repeat(probe(passing), 2)))
+		}
+		if last != 100*time.Second {
+			t.Fatalf("fourth ejection lasted %v, want the 100s cap", last)
+		}
+	})
+}
+
+func TestRestartKeepsState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewBackend("/api", 0, "http://127.0.0.1:1", testHealth(), quiet)
+		stop := run(t, b)
+		play(t, b, repeat(out(fail), 3))
+		stop()
+		// A new Run (as after a panic) starts from the published snapshot
+		// and still ends the ejection on time.
+		stop = run(t, b)
+		defer stop()
+		play(t, b, []step{wait(30 * time.Second)})
+		if s := b.Snapshot(); s.State != messages.Unhealthy {
+			t.Fatalf("after restart and expiry state = %v, want unhealthy", s.State)
+		}
+	})
+}
+
+func TestReportNeverBlocks(t *testing.T) {
+	b := NewBackend("/api", 0, "http://127.0.0.1:1", testHealth(), quiet)
+	// No actor runs: the mailbox fills, then outcomes are dropped and counted.
+	n := cap(b.outcomes) + 10
+	for i := 0; i < n; i++ {
+		b.Report(ok)
+	}
+	if got := b.Dropped(); got != 10 {
+		t.Fatalf("dropped = %d, want 10", got)
+	}
+}
+
+func concat(parts ...[]step) []step {
+	var all []step
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	return all
+}

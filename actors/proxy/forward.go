@@ -1,0 +1,231 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"ferrum/messages"
+	"ferrum/proxyconf"
+)
+
+// noUserAgent keeps the transport from adding its own User-Agent when the
+// client sent none. Shared and never modified.
+var noUserAgent = []string{""}
+
+// lastResponseLimit bounds how much of a retried response is kept so the
+// client can still get it when every attempt fails.
+const lastResponseLimit = 64 << 10
+
+// heldResponse is a complete upstream answer kept while another attempt runs.
+type heldResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// forward sends the request to the route's backends, retrying as the route's
+// [retry] allows, and streams the answer back. It fills ex for accounting.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, target string, ex *exchange) {
+	rc := rt.conf
+	up := &rc.Upstream
+	if r.ContentLength > up.MaxRequestBodyBytes {
+		p.fail(w, ex, failure{kind: KindRequestTooLarge, status: http.StatusRequestEntityTooLarge, client: true})
+		return
+	}
+
+	idempotent := isIdempotent(r.Method)
+	retry := &rc.Retry
+	var body *bodyReader
+	var replay []byte // whole body kept for replay; nil when streamed or empty
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	if hasBody {
+		body = newBodyReader(w, r, rc.ClientBodyTimeout, up.MaxRequestBodyBytes)
+		if idempotent && retry.MaxAttempts > 1 && r.ContentLength > 0 && r.ContentLength <= retry.MaxBufferedBodyBytes {
+			b, err := body.readFull(r.ContentLength)
+			if err != nil {
+				p.fail(w, ex, body.failure())
+				return
+			}
+			replay = b
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), retry.TotalTimeout)
+	defer cancel()
+	var held *heldResponse
+	var last failure
+	avoid := -1
+	for attempt := 1; ; attempt++ {
+		idx, ok, err := rt.actor.Pick(ctx, avoid, 0, false)
+		if err != nil || !ok {
+			switch {
+			case r.Context().Err() != nil:
+				last = failure{kind: KindClientDisconnect, status: 499, client: true}
+			case held == nil && last.kind == "" && err == nil:
+				last = failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}
+			case held == nil && last.kind == "":
+				last = failure{kind: KindUpstreamTimeout, status: http.StatusGatewayTimeout}
+			}
+			p.finish(w, ex, held, last)
+			return
+		}
+		b := rt.backends[idx]
+		ex.backend = b
+		ex.attempts = attempt
+		var reqBody io.ReadCloser
+		switch {
+		case replay != nil:
+			reqBody = io.NopCloser(bytes.NewReader(replay))
+		case hasBody:
+			reqBody = body
+		}
+		// total_timeout bounds the attempt until response headers; a
+		// response being streamed is bounded by read_timeout pauses only.
+		attemptCtx, cancelAttempt := context.WithCancel(r.Context())
+		detach := context.AfterFunc(ctx, cancelAttempt)
+		out := outbound(attemptCtx, r, b, rc.PreserveHost, target, reqBody, len(replay))
+		resp, err := b.transport.RoundTrip(out)
+		detach()
+		if err != nil {
+			cancelAttempt()
+			f := classify(err, body, r.Context(), ctx)
+			p.report(rt, idx, f.client, 0, f.kind)
+			last = f
+			if p.mayRetry(ctx, r, attempt, retry, f.reason, f.client, idempotent, body, replay != nil) {
+				p.retryLog(ex, rt, b, attempt, f.reason)
+				avoid = idx
+				continue
+			}
+			p.finish(w, ex, held, last)
+			return
+		}
+		if retry.RetriesStatus(resp.StatusCode) && p.mayRetry(ctx, r, attempt, retry, ReasonStatus, false, idempotent, body, replay != nil) {
+			h, complete := keepResponse(resp)
+			cancelAttempt()
+			p.report(rt, idx, false, resp.StatusCode, "")
+			if complete {
+				held, last = h, failure{}
+			}
+			p.retryLog(ex, rt, b, attempt, ReasonStatus)
+			avoid = idx
+			continue
+		}
+		p.stream(w, ex, rt, idx, resp, cancelAttempt)
+		cancelAttempt()
+		return
+	}
+}
+
+// outbound builds the request one attempt sends to backend b. It shares the
+// client's (already cleaned) header map, which no attempt modifies.
+func outbound(ctx context.Context, r *http.Request, b *upstream, preserveHost bool, target string, body io.ReadCloser, replayLen int) *http.Request {
+	path, query, _ := strings.Cut(target, "?")
+	u := &url.URL{Scheme: "http", Host: b.host, RawQuery: query}
+	if strings.HasPrefix(path, "//") {
+		// Opaque cannot start with "//"; such paths go through Path.
+		u.RawPath = path
+		u.Path, _ = url.PathUnescape(path)
+	} else {
+		u.Opaque = path
+	}
+	host := r.Host
+	if !preserveHost {
+		host = b.host
+	}
+	out := &http.Request{
+		Method:     r.Method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     r.Header,
+		Host:       host,
+		Body:       body,
+	}
+	switch {
+	case body == nil:
+		out.ContentLength = 0
+	case replayLen > 0:
+		out.ContentLength = int64(replayLen)
+	default:
+		out.ContentLength = r.ContentLength
+	}
+	return out.WithContext(ctx)
+}
+
+// mayRetry decides whether another attempt is allowed, and waits out the
+// backoff when it is. reason is the retry reason of the failed attempt.
+func (p *Proxy) mayRetry(ctx context.Context, r *http.Request, attempt int, rp *proxyconf.Retry, reason string, clientFault, idempotent bool, body *bodyReader, replayable bool) bool {
+	if clientFault || attempt >= rp.MaxAttempts || ctx.Err() != nil {
+		return false
+	}
+	bodyIntact := body == nil || replayable || body.n == 0
+	switch {
+	case reason == ReasonConnect && bodyIntact:
+	case idempotent && bodyIntact:
+	default:
+		return false
+	}
+	d := backoff(rp.Backoff, attempt)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// backoff is the wait before attempt+1: base doubled for each attempt made,
+// spread over [d/2, 3d/2) so clients retrying together do not stay together.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << min(attempt-1, 10)
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d)
+}
+
+// keepResponse reads a small retried response whole so it can still be the
+// answer when later attempts fail; complete is false when it was too large.
+func keepResponse(resp *http.Response) (*heldResponse, bool) {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, lastResponseLimit+1))
+	if err != nil || len(b) > lastResponseLimit {
+		return nil, false
+	}
+	return &heldResponse{status: resp.StatusCode, header: resp.Header, body: b}, true
+}
+
+func isIdempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// report tells the backend actor how an attempt went and releases the pick.
+func (p *Proxy) report(rt *route, idx int, clientFault bool, status int, kind string) {
+	o := messages.Outcome{Status: status, Kind: kind}
+	switch {
+	case clientFault:
+		o.Class = messages.Cancelled
+	case kind != "":
+		o.Class = messages.Failure
+	case rt.conf.Health.PassiveFailureStatus.Contains(status):
+		o.Class = messages.Failure
+	}
+	rt.backends[idx].actor.Report(o)
+	rt.actor.Release(idx)
+}

@@ -1,0 +1,137 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ferrum/loadtest/fakebackend"
+)
+
+// completeCounter is a backend that counts requests whose body it read to
+// the end without error: what a backend would act on.
+func completeCounter(t *testing.T) (string, *atomic.Int32) {
+	var n atomic.Int32
+	url := handlerBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err == nil && r.URL.Path != "/health" {
+			n.Add(1)
+		}
+		w.Header().Set("X-Content-Length", r.Header.Get("Content-Length"))
+		w.Header().Set("X-Transfer-Encoding", strings.Join(r.TransferEncoding, ","))
+	})
+	return url, &n
+}
+
+func TestFraming(t *testing.T) {
+	cases := []struct {
+		name       string
+		request    string
+		wantStatus int
+		wantCount  int32 // complete requests the backend saw
+	}{
+		{
+			name:       "content-length and chunked: chunked wins, no content-length upstream",
+			request:    "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+			wantStatus: 200, wantCount: 1,
+		},
+		{
+			name:       "conflicting content-lengths",
+			request:    "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+			wantStatus: 400,
+		},
+		{
+			name:       "transfer-encoding other than chunked",
+			request:    "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+			wantStatus: 501,
+		},
+		{
+			name:       "invalid chunk size",
+			request:    "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+			wantStatus: 400,
+		},
+		{
+			name:       "chunk longer than announced",
+			request:    "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n",
+			wantStatus: 400,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			up, count := completeCounter(t)
+			h := startProxy(t, routeConf("/", up))
+			resp, _, conn, br := h.raw(c.request)
+			if resp.StatusCode != c.wantStatus {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.wantStatus)
+			}
+			if got := count.Load(); got != c.wantCount {
+				t.Fatalf("backend acted on %d complete requests, want %d", got, c.wantCount)
+			}
+			if c.wantStatus != 200 {
+				return
+			}
+			if cl := resp.Header.Get("X-Content-Length"); cl != "" {
+				t.Errorf("backend received Content-Length %q alongside chunked", cl)
+			}
+			if te := resp.Header.Get("X-Transfer-Encoding"); te != "chunked" {
+				t.Errorf("backend received framing %q, want chunked", te)
+			}
+			// The connection must close after a request with both framings.
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("connection still open after CL+TE request (read err %v)", err)
+			}
+		})
+	}
+}
+
+func TestObsFoldNeverReachesBackendFolded(t *testing.T) {
+	h := startProxy(t, routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	resp, _, _, _ := h.raw("GET /x?echo=1 HTTP/1.1\r\nHost: x\r\nX-Folded: one\r\n two\r\n\r\n")
+	switch resp.StatusCode {
+	case 400:
+	case 200:
+		if got := resp.Header.Get("X-Echo-X-Folded"); strings.ContainsAny(got, "\r\n") {
+			t.Fatalf("folded header reached the backend as %q", got)
+		}
+	default:
+		t.Fatalf("obs-fold: status %d, want 400 or a normalized 200", resp.StatusCode)
+	}
+}
+
+func TestLargeBodiesStreamIntact(t *testing.T) {
+	a := backend(t, fakebackend.Options{Name: "a"})
+	h := startProxy(t, routeConf("/", a))
+	const size = 5 << 20
+	payload := strings.Repeat("ferrum-0123456789", size/17+1)[:size]
+	sum := sha256.Sum256([]byte(payload))
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/up", strings.NewReader(payload))
+	resp, _ := do(t, req)
+	if resp.Header.Get("X-Request-Bytes") != "5242880" || resp.Header.Get("X-Request-Sha256") != hex.EncodeToString(sum[:]) {
+		t.Fatalf("upload arrived as %s bytes sha %s, want 5242880 and the same checksum",
+			resp.Header.Get("X-Request-Bytes"), resp.Header.Get("X-Request-Sha256"))
+	}
+	resp, body := h.get("/down?bytes=5242880")
+	if resp.StatusCode != 200 || len(body) != size {
+		t.Fatalf("download: %d with %d bytes, want 200 with %d", resp.StatusCode, len(body), size)
+	}
+}
+
+func TestRequestBodyLimit(t *testing.T) {
+	up, count := completeCounter(t)
+	h := startProxy(t, "[upstream]\nmax_request_body_bytes = 1000\n"+routeConf("/", up))
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/x", strings.NewReader(strings.Repeat("a", 1001)))
+	resp, _ := do(t, req)
+	if resp.StatusCode != 413 || count.Load() != 0 {
+		t.Fatalf("over-limit Content-Length: %d with %d backend requests, want 413 and none", resp.StatusCode, count.Load())
+	}
+	resp, _, _, _ = h.raw("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"3e8\r\n" + strings.Repeat("a", 1000) + "\r\n2\r\nbb\r\n0\r\n\r\n")
+	if resp.StatusCode != 413 || count.Load() != 0 {
+		t.Fatalf("over-limit chunked body: %d with %d complete backend requests, want 413 and none", resp.StatusCode, count.Load())
+	}
+}

@@ -1,0 +1,108 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"ferrum/actors/proxy/headers"
+)
+
+// exchange is what one client request came to, for logs and metrics.
+type exchange struct {
+	id       string
+	idHeader []string // []string{id}, made once and shared by every answer
+	route    *route
+	backend  *upstream
+	attempts int
+	status   int    // status sent, or 499 when the client left first
+	kind     string // contract error kind, "" when none
+	bytes    int64
+	abort    bool // the response was cut off: close the client connection
+}
+
+// stream sends an upstream response to the client, body streamed.
+func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, resp *http.Response, cancelAttempt context.CancelFunc) {
+	defer resp.Body.Close()
+	up := &rt.conf.Upstream
+	if resp.ContentLength > up.MaxResponseBodyBytes {
+		p.report(rt, idx, false, resp.StatusCode, "")
+		p.fail(w, ex, failure{kind: KindResponseTooLarge, status: http.StatusBadGateway})
+		return
+	}
+	headers.RemoveHopByHop(resp.Header)
+	dst := w.Header()
+	for k, vv := range resp.Header {
+		dst[k] = vv
+	}
+	dst["X-Request-Id"] = ex.idHeader
+	if len(resp.Trailer) > 0 {
+		names := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			names = append(names, k)
+		}
+		dst["Trailer"] = []string{strings.Join(names, ", ")}
+	}
+	w.WriteHeader(resp.StatusCode)
+	ex.status = resp.StatusCode
+	n, err := copyResponse(w, resp.Body, up.MaxResponseBodyBytes, up.ReadTimeout, cancelAttempt, resp.ContentLength < 0)
+	ex.bytes = n
+	if err == nil {
+		for k, vv := range resp.Trailer {
+			dst[http.TrailerPrefix+k] = vv
+		}
+		p.report(rt, idx, false, resp.StatusCode, "")
+		return
+	}
+	ex.abort = true
+	var cw *errClientWrite
+	switch {
+	case errors.As(err, &cw):
+		ex.kind = KindClientDisconnect
+		p.report(rt, idx, true, resp.StatusCode, "")
+	case errors.Is(err, errResponseTooLarge):
+		ex.kind = KindResponseTooLarge
+		p.report(rt, idx, false, resp.StatusCode, "")
+	case errors.Is(err, errBodyTimeout):
+		ex.kind = KindUpstreamBodyTimeout
+		p.report(rt, idx, false, resp.StatusCode, ex.kind)
+	default:
+		ex.kind = KindUpstreamReset
+		p.report(rt, idx, false, resp.StatusCode, ex.kind)
+	}
+}
+
+// finish answers after the last attempt: the last real upstream response
+// when one was kept, the failure's own status otherwise.
+func (p *Proxy) finish(w http.ResponseWriter, ex *exchange, held *heldResponse, last failure) {
+	if held == nil {
+		p.fail(w, ex, last)
+		return
+	}
+	headers.RemoveHopByHop(held.header)
+	dst := w.Header()
+	for k, vv := range held.header {
+		dst[k] = vv
+	}
+	dst["X-Request-Id"] = ex.idHeader
+	w.WriteHeader(held.status)
+	n, _ := w.Write(held.body)
+	ex.status, ex.bytes = held.status, int64(n)
+}
+
+// fail answers with the proxy's own status for f, or nothing when the client
+// is gone.
+func (p *Proxy) fail(w http.ResponseWriter, ex *exchange, f failure) {
+	ex.kind = f.kind
+	ex.status = f.status
+	if f.status == 499 {
+		return
+	}
+	plain(w, f.status, ex.id)
+}
+
+func (p *Proxy) retryLog(ex *exchange, rt *route, b *upstream, attempt int, reason string) {
+	p.log.Info("retry_attempt", "request_id", ex.id, "route", rt.conf.PathPrefix, "backend", b.url,
+		"attempt", attempt, "reason", reason)
+}

@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"ferrum/actors"
+	"ferrum/actors/proxy/headers"
+	"ferrum/actors/proxy/pathx"
+	"ferrum/proxyconf"
+	"ferrum/supervisor"
+)
+
+// Table is one immutable route table: what the request path reads for each
+// request through a single atomic load, so a request sees one table whole.
+type Table struct {
+	cfg     *proxyconf.Config
+	matcher *pathx.Matcher
+	routes  []*route
+	trust   headers.Trust
+	rootOK  bool // no route matches "/", so GET / is the proxy's own
+}
+
+// route is one route as the request path sees it.
+type route struct {
+	conf     *proxyconf.Route
+	actor    *actors.Route
+	backends []*upstream
+}
+
+// upstream is one backend of one route: its actor and connection pool.
+type upstream struct {
+	url       string
+	host      string // host:port dialled and, with preserve_host = false, sent as Host
+	actor     *actors.Backend
+	transport *http.Transport
+}
+
+// errDial marks a failure to open a connection to a backend: nothing was sent,
+// so any method may be retried.
+type errDial struct{ err error }
+
+func (e *errDial) Error() string { return e.err.Error() }
+func (e *errDial) Unwrap() error { return e.err }
+
+// Pools keeps the connection pools of backends across route tables, keyed by
+// route and backend, so a reload that keeps a backend keeps its connections.
+// Only the goroutine that builds tables uses it.
+type Pools struct {
+	m map[poolKey]*poolEntry
+}
+
+type poolKey struct{ route, url string }
+
+type poolEntry struct {
+	settings proxyconf.Upstream
+	t        *http.Transport
+}
+
+// NewPools returns an empty pool set.
+func NewPools() *Pools { return &Pools{m: make(map[poolKey]*poolEntry)} }
+
+func (p *Pools) get(route string, b proxyconf.Backend, u proxyconf.Upstream) *http.Transport {
+	k := poolKey{route, b.URL}
+	if e, ok := p.m[k]; ok && e.settings == u {
+		return e.t
+	} else if ok {
+		e.t.CloseIdleConnections()
+	}
+	t := newTransport(u)
+	p.m[k] = &poolEntry{settings: u, t: t}
+	return t
+}
+
+// CloseIdle closes the idle connections of every pool.
+func (p *Pools) CloseIdle() {
+	for _, e := range p.m {
+		e.t.CloseIdleConnections()
+	}
+}
+
+func newTransport(u proxyconf.Upstream) *http.Transport {
+	d := &net.Dialer{Timeout: u.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &errDial{err}
+			}
+			return c, nil
+		},
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    u.MaxIdleConnsPerBackend,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  u.ReadTimeout,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 1 << 20,
+		ForceAttemptHTTP2:      false,
+	}
+}
+
+// BuildTable makes the route table for cfg over the running actors of tree,
+// taking connection pools from pools.
+func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools) *Table {
+	t := &Table{cfg: cfg, trust: headers.NewTrust(cfg.Server.TrustedProxies), rootOK: true}
+	prefixes := make([]string, len(tree.Routes))
+	for i, n := range tree.Routes {
+		rc := &n.Conf
+		prefixes[i] = rc.PathPrefix
+		if rc.PathPrefix == "/" {
+			t.rootOK = false
+		}
+		r := &route{conf: rc, actor: n.Actor}
+		for j, bc := range rc.Backends {
+			r.backends = append(r.backends, &upstream{
+				url:       bc.URL,
+				host:      bc.Host,
+				actor:     n.Backends[j],
+				transport: pools.get(rc.PathPrefix, bc, rc.Upstream),
+			})
+		}
+		t.routes = append(t.routes, r)
+	}
+	t.matcher = pathx.NewMatcher(prefixes)
+	return t
+}
+
+// isRefused reports a dial error that says the backend is not there.
+func isRefused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+}

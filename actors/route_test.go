@@ -1,0 +1,226 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"ferrum/messages"
+	"ferrum/proxyconf"
+)
+
+func newTestRoute(balancing proxyconf.Balancing, n int) *Route {
+	bs := make([]*Backend, n)
+	for i := range bs {
+		bs[i] = NewBackend("/api", i, fmt.Sprintf("http://127.0.0.1:%d", 3001+i), testHealth(), quiet)
+	}
+	return NewRoute("/api", balancing, 50, bs)
+}
+
+func TestPickSequence(t *testing.T) {
+	cases := []struct {
+		name      string
+		balancing proxyconf.Balancing
+		n         int
+		out       []int // indexes out of rotation
+		avoid     int
+		want      []int // picks in order; -1 means no backend
+	}{
+		{"round robin rotates", proxyconf.RoundRobin, 3, nil, -1, []int{0, 1, 2, 0, 1, 2}},
+		{"round robin skips out of rotation", proxyconf.RoundRobin, 3, []int{1}, -1, []int{0, 2, 0, 2}},
+		{"round robin avoids the last backend", proxyconf.RoundRobin, 3, nil, 0, []int{1, 2, 1, 2}},
+		{"avoid is used when it is the only one", proxyconf.RoundRobin, 3, []int{1, 2}, 0, []int{0, 0}},
+		{"first healthy sticks to the first", proxyconf.FirstHealthy, 3, nil, -1, []int{0, 0, 0}},
+		{"first healthy moves past an out backend", proxyconf.FirstHealthy, 3, []int{0}, -1, []int{1, 1}},
+		{"first healthy avoids for a retry", proxyconf.FirstHealthy, 3, nil, 0, []int{1, 1}},
+		{"none in rotation", proxyconf.RoundRobin, 2, []int{0, 1}, -1, []int{-1, -1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := newRouteState(newTestRoute(c.balancing, c.n))
+			for _, i := range c.out {
+				st.setIn(i, false)
+			}
+			for k, want := range c.want {
+				rep := st.pick(messages.PickRequest{Avoid: c.avoid})
+				got := rep.Index
+				if !rep.OK {
+					got = -1
+				}
+				if got != want {
+					t.Fatalf("pick %d = %d, want %d (sequence %v)", k, got, want, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestMayEjectKeepsHalfThePool(t *testing.T) {
+	cases := []struct {
+		n, percent int
+		wantOut    int // most backends passive ejection may take out
+	}{
+		{1, 50, 0}, {2, 50, 1}, {3, 50, 1}, {4, 50, 2}, {10, 50, 5}, {4, 100, 4}, {4, 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%d backends at %d%%", c.n, c.percent), func(t *testing.T) {
+			st := newRouteState(newTestRoute(proxyconf.RoundRobin, c.n))
+			granted := 0
+			for i := 0; i < c.n; i++ {
+				if st.mayEject(i, c.percent) {
+					granted++
+				}
+			}
+			if granted != c.wantOut {
+				t.Fatalf("granted %d ejections, want %d", granted, c.wantOut)
+			}
+			if st.nIn != c.n-c.wantOut {
+				t.Fatalf("in rotation %d, want %d", st.nIn, c.n-c.wantOut)
+			}
+		})
+	}
+}
+
+func TestInflightCounts(t *testing.T) {
+	st := newRouteState(newTestRoute(proxyconf.FirstHealthy, 2))
+	st.pick(messages.PickRequest{Avoid: -1})
+	st.pick(messages.PickRequest{Avoid: -1})
+	st.release(0)
+	st.release(1) // never picked: must not go negative
+	if st.inflight[0] != 1 || st.inflight[1] != 0 {
+		t.Fatalf("inflight = %v, want [1 0]", st.inflight)
+	}
+}
+
+// TestHalfPoolRuleAcrossActors runs real backend actors under their route:
+// both backends of a 2-backend route fail, only one is ejected.
+func TestHalfPoolRuleAcrossActors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTestRoute(proxyconf.RoundRobin, 2)
+		var stops []func()
+		stops = append(stops, run(t, r))
+		for i, b := range r.backends {
+			stops = append(stops, run(t, b))
+			if err := b.Subscribe(context.Background(), r, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		defer func() {
+			for _, s := range stops {
+				s()
+			}
+		}()
+		for range 5 {
+			for _, b := range r.backends {
+				b.Report(fail)
+			}
+			synctest.Wait()
+		}
+		ejected := 0
+		for _, b := range r.backends {
+			if b.Snapshot().State == messages.Ejected {
+				ejected++
+			}
+		}
+		if ejected != 1 {
+			t.Fatalf("ejected %d of 2 backends, want 1", ejected)
+		}
+		// The route picks only the backend left in rotation.
+		var healthy int
+		for i, b := range r.backends {
+			if b.Snapshot().InRotation() {
+				healthy = i
+			}
+		}
+		for range 4 {
+			i, ok, err := r.Pick(context.Background(), -1, 0, false)
+			if err != nil || !ok || i != healthy {
+				t.Fatalf("Pick = %d, %v, %v; want %d", i, ok, err, healthy)
+			}
+			r.Release(i)
+		}
+	})
+}
+
+// TestActiveFailuresEmptyThePool: probes may take every backend out, and
+// then picks fail at once.
+func TestActiveFailuresEmptyThePool(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTestRoute(proxyconf.RoundRobin, 2)
+		stops := []func(){run(t, r)}
+		for i, b := range r.backends {
+			stops = append(stops, run(t, b))
+			if err := b.Subscribe(context.Background(), r, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		defer func() {
+			for _, s := range stops {
+				s()
+			}
+		}()
+		for _, b := range r.backends {
+			play(t, b, repeat(probe(failing), 3))
+		}
+		start := time.Now()
+		if _, ok, err := r.Pick(context.Background(), -1, 0, false); ok || err != nil {
+			t.Fatalf("Pick with every backend out = ok %v err %v, want no backend", ok, err)
+		}
+		if time.Since(start) != 0 {
+			t.Fatalf("Pick waited %v with no backend in rotation", time.Since(start))
+		}
+	})
+}
+
+func TestRetiredRouteAnswersAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTestRoute(proxyconf.RoundRobin, 1)
+		r.Retire()
+		if _, _, err := r.Pick(context.Background(), -1, 0, false); err != ErrRetired {
+			t.Fatalf("Pick on a retired route: err = %v, want ErrRetired", err)
+		}
+		r.Release(0) // must not block
+	})
+}
+
+// BenchmarkPickRoundTrip measures one pick and its release through a running
+// route actor, as the request path does it.
+func BenchmarkPickRoundTrip(b *testing.B) {
+	r := newTestRoute(proxyconf.RoundRobin, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		idx, ok, err := r.Pick(ctx, -1, 0, false)
+		if err != nil || !ok {
+			b.Fatal("no pick")
+		}
+		r.Release(idx)
+	}
+}
+
+// BenchmarkPickRoundTripParallel is the same with many requests at once.
+func BenchmarkPickRoundTripParallel(b *testing.B) {
+	r := newTestRoute(proxyconf.RoundRobin, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			idx, ok, err := r.Pick(ctx, -1, 0, false)
+			if err != nil || !ok {
+				b.Error("no pick")
+				return
+			}
+			r.Release(idx)
+		}
+	})
+}
