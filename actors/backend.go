@@ -67,7 +67,7 @@ type Backend struct {
 	// their context, nothing is dropped.
 	control chan any
 
-	dropped    atomic.Uint64                    // written by senders of outcomes
+	dropped    atomic.Uint64                   // written by senders of outcomes
 	snap       atomic.Pointer[BackendSnapshot] // written only by Run
 	health     atomic.Pointer[proxyconf.Health]
 	routeActor atomic.Pointer[Route] // current subscriber; written by Subscribe's sender
