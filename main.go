@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"ferrum/actors/logsink"
 	"ferrum/actors/proxy"
 	"ferrum/proxyconf"
 	"ferrum/supervisor"
@@ -52,8 +53,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, cfg.RouteTable())
 		return 0
 	}
-	log := newLogger(cfg.Log, stderr)
-	return serve(cfg, log)
+	// Log lines go through a sink actor so a slow stderr never holds up a
+	// request; it is stopped last, after the final line.
+	sink := logsink.New(stderr, 4096)
+	sinkCtx, stopSink := context.WithCancel(context.Background())
+	sinkDone := make(chan struct{})
+	go func() { defer close(sinkDone); _ = sink.Run(sinkCtx) }()
+	defer func() { stopSink(); <-sinkDone }()
+	log := newLogger(cfg.Log, sink)
+	metrics := proxy.NewMetrics(version, func() float64 { return float64(sink.Dropped()) })
+	return serve(cfg, log, metrics)
 }
 
 func newLogger(c proxyconf.Log, w io.Writer) *slog.Logger {
@@ -66,7 +75,7 @@ func newLogger(c proxyconf.Log, w io.Writer) *slog.Logger {
 
 // serve runs the proxy on cfg until a signal or a fatal actor failure, and
 // returns the exit code.
-func serve(cfg *proxyconf.Config, log *slog.Logger) int {
+func serve(cfg *proxyconf.Config, log *slog.Logger, metrics *proxy.Metrics) int {
 	sup := supervisor.New(log, supervisor.DefaultPolicy)
 	defer sup.Shutdown()
 	ctx := context.Background()
@@ -82,7 +91,7 @@ func serve(cfg *proxyconf.Config, log *slog.Logger) int {
 	}
 	pools := proxy.NewPools()
 	defer pools.CloseIdle()
-	p := proxy.New(log, version, proxy.BuildTable(cfg, tree, pools))
+	p := proxy.New(log, version, proxy.BuildTable(cfg, tree, pools, metrics), metrics)
 
 	// Signals are caught before the listener opens, so none is missed.
 	sigs := make(chan os.Signal, 2)

@@ -73,7 +73,7 @@ func (p *Proxy) debug(w http.ResponseWriter, r *http.Request, t *Table, path str
 	d := t.cfg.Debug
 	exposed := d.ExposeBackendHealth
 	if path == pathMetrics {
-		exposed = d.ExposeMetrics && p.Metrics != nil
+		exposed = d.ExposeMetrics && p.metricsH != nil
 	}
 	if !exposed {
 		plain(w, http.StatusNotFound, "")
@@ -85,7 +85,7 @@ func (p *Proxy) debug(w http.ResponseWriter, r *http.Request, t *Table, path str
 		return
 	}
 	if path == pathMetrics {
-		p.Metrics.ServeHTTP(w, r)
+		p.metricsH.ServeHTTP(w, r)
 		return
 	}
 	p.backends(w, r, t)

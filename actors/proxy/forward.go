@@ -78,6 +78,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		b := rt.backends[idx]
 		ex.backend = b
 		ex.attempts = attempt
+		ex.attemptStart = time.Now()
 		var reqBody io.ReadCloser
 		switch {
 		case replay != nil:
@@ -95,7 +96,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		if err != nil {
 			cancelAttempt()
 			f := classify(err, body, r.Context(), ctx)
-			p.report(rt, idx, f.client, 0, f.kind)
+			p.report(ex, rt, idx, f.client, 0, f.kind)
 			last = f
 			if p.mayRetry(ctx, r, attempt, retry, f.reason, f.client, idempotent, body, replay != nil) {
 				p.retryLog(ex, rt, b, attempt, f.reason)
@@ -108,7 +109,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		if retry.RetriesStatus(resp.StatusCode) && p.mayRetry(ctx, r, attempt, retry, ReasonStatus, false, idempotent, body, replay != nil) {
 			h, complete := keepResponse(resp)
 			cancelAttempt()
-			p.report(rt, idx, false, resp.StatusCode, "")
+			p.report(ex, rt, idx, false, resp.StatusCode, "")
 			if complete {
 				held, last = h, failure{}
 			}
@@ -215,8 +216,9 @@ func isIdempotent(method string) bool {
 	return false
 }
 
-// report tells the backend actor how an attempt went and releases the pick.
-func (p *Proxy) report(rt *route, idx int, clientFault bool, status int, kind string) {
+// report tells the backend actor how an attempt went, releases the pick and
+// counts the attempt.
+func (p *Proxy) report(ex *exchange, rt *route, idx int, clientFault bool, status int, kind string) {
 	o := messages.Outcome{Status: status, Kind: kind}
 	switch {
 	case clientFault:
@@ -226,6 +228,11 @@ func (p *Proxy) report(rt *route, idx int, clientFault bool, status int, kind st
 	case rt.conf.Health.PassiveFailureStatus.Contains(status):
 		o.Class = messages.Failure
 	}
-	rt.backends[idx].actor.Report(o)
+	b := rt.backends[idx]
+	b.actor.Report(o)
 	rt.actor.Release(idx)
+	if b.metrics != nil {
+		b.metrics.outcomes[o.Class].Inc()
+		b.metrics.duration.Observe(time.Since(ex.attemptStart).Seconds())
+	}
 }

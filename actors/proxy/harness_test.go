@@ -36,7 +36,13 @@ type harness struct {
 // ends.
 func startProxy(t *testing.T, conf string) *harness {
 	t.Helper()
-	cfg, err := proxyconf.Parse("test.toml", []byte(conf), nil)
+	return startProxyEnv(t, conf, nil)
+}
+
+// startProxyEnv is startProxy with getenv as the environment.
+func startProxyEnv(t *testing.T, conf string, getenv func(string) string) *harness {
+	t.Helper()
+	cfg, err := proxyconf.Parse("test.toml", []byte(conf), getenv)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -46,7 +52,8 @@ func startProxy(t *testing.T, conf string) *harness {
 		t.Fatal(err)
 	}
 	pools := NewPools()
-	p := New(quiet, "test", BuildTable(cfg, tree, pools))
+	m := NewMetrics("test", nil)
+	p := New(quiet, "test", BuildTable(cfg, tree, pools, m), m)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -23,19 +23,28 @@ type Proxy struct {
 	version  string
 	table    atomic.Pointer[Table] // written by SetTable
 	draining atomic.Bool           // written by StartDrain
-	// Metrics serves /metrics when set; written once before serving.
-	Metrics http.Handler
+	metrics  *Metrics              // nil: no metrics; set once by New
+	metricsH http.Handler
 }
 
-// New returns a proxy serving t.
-func New(log *slog.Logger, version string, t *Table) *Proxy {
-	p := &Proxy{log: log, version: version}
-	p.table.Store(t)
+// New returns a proxy serving t, counting in m (nil for none; t must then
+// have been built without metrics too).
+func New(log *slog.Logger, version string, t *Table, m *Metrics) *Proxy {
+	p := &Proxy{log: log, version: version, metrics: m}
+	if m != nil {
+		p.metricsH = m.Handler()
+	}
+	p.SetTable(t)
 	return p
 }
 
 // SetTable makes t the route table for requests that start from now on.
-func (p *Proxy) SetTable(t *Table) { p.table.Store(t) }
+func (p *Proxy) SetTable(t *Table) {
+	p.table.Store(t)
+	if p.metrics != nil {
+		p.metrics.table.Store(t)
+	}
+}
 
 // Table returns the route table in force.
 func (p *Proxy) Table() *Table { return p.table.Load() }
@@ -58,31 +67,49 @@ func (p *Proxy) NewServer(cfg *proxyconf.Config) *http.Server {
 
 // ServeHTTP handles one client request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	t := p.table.Load()
 	path, query, hasQuery, ok := pathx.SplitTarget(r.RequestURI)
 	if ok {
 		path, ok = pathx.Normalize(path)
 	}
-	if !ok {
-		plain(w, http.StatusBadRequest, "")
+	if ok && p.ownEndpoint(w, r, t, path) {
 		return
 	}
-	if p.ownEndpoint(w, r, t, path) {
-		return
+	if p.metrics != nil {
+		p.metrics.inflight.Inc()
+		defer p.metrics.inflight.Dec()
 	}
-	idx, ok := t.matcher.Match(path)
-	if !ok {
-		if path == "/" && t.rootOK {
-			p.status(w)
-			return
-		}
-		plain(w, http.StatusNotFound, requestID(r))
-		return
-	}
-	rt := t.routes[idx]
-	ex := exchange{route: rt}
+	ex := exchange{}
 	ex.id = requestID(r)
 	ex.idHeader = []string{ex.id}
+	switch {
+	case !ok:
+		p.fail(w, &ex, failure{kind: KindBadRequest, status: http.StatusBadRequest})
+	default:
+		idx, found := t.matcher.Match(path)
+		if !found {
+			if path == "/" && t.rootOK {
+				p.status(w)
+				return
+			}
+			p.fail(w, &ex, failure{kind: KindNoRoute, status: http.StatusNotFound})
+			break
+		}
+		ex.route = t.routes[idx]
+		p.proxy(w, r, t, &ex, path, query, hasQuery)
+	}
+	p.complete(r, t, &ex, start)
+	if ex.abort {
+		// Headers are out: the only honest way left to fail is to cut the
+		// connection. net/http recovers this value silently.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// proxy forwards a request that matched route ex.route.
+func (p *Proxy) proxy(w http.ResponseWriter, r *http.Request, t *Table, ex *exchange, path, query string, hasQuery bool) {
+	rt := ex.route
 	p.cleanRequest(r, t, ex.idHeader)
 	if len(r.TransferEncoding) > 0 {
 		// The request may have carried both Content-Length and
@@ -97,14 +124,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hasQuery {
 		target += "?" + query
 	}
-	start := time.Now()
-	p.forward(w, r, rt, target, &ex)
-	p.complete(r, t, &ex, start)
-	if ex.abort {
-		// Headers are out: the only honest way left to fail is to cut the
-		// connection. net/http recovers this value silently.
-		panic(http.ErrAbortHandler)
-	}
+	p.forward(w, r, rt, target, ex)
 }
 
 // requestID returns the client's X-Request-Id when sane, or a new one.
@@ -132,10 +152,19 @@ func (p *Proxy) cleanRequest(r *http.Request, t *Table, id []string) {
 	}
 }
 
-// complete accounts for a finished client request.
+// complete accounts for a finished client request: metrics, and the access
+// log line when asked for.
 func (p *Proxy) complete(r *http.Request, t *Table, ex *exchange, start time.Time) {
 	if ex.status == 0 {
 		ex.status = 499
+	}
+	elapsed := time.Since(start)
+	rm, routeName := t.none, routeNone
+	if ex.route != nil {
+		rm, routeName = ex.route.metrics, ex.route.conf.PathPrefix
+	}
+	if rm != nil {
+		rm.request(r.Method, ex.status, elapsed.Seconds(), ex.kind)
 	}
 	if !t.cfg.Log.AccessLog {
 		return
@@ -145,6 +174,6 @@ func (p *Proxy) complete(r *http.Request, t *Table, ex *exchange, start time.Tim
 		backend = ex.backend.url
 	}
 	p.log.Info("request_complete", "request_id", ex.id, "method", r.Method, "path", r.URL.Path,
-		"route", ex.route.conf.PathPrefix, "backend", backend, "status", ex.status,
-		"attempts", ex.attempts, "duration", time.Since(start), "bytes", ex.bytes, "error_kind", ex.kind)
+		"route", routeName, "backend", backend, "status", ex.status,
+		"attempts", ex.attempts, "duration", elapsed, "bytes", ex.bytes, "error_kind", ex.kind)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"ferrum/actors/proxy/headers"
 )
@@ -20,6 +21,8 @@ type exchange struct {
 	kind     string // contract error kind, "" when none
 	bytes    int64
 	abort    bool // the response was cut off: close the client connection
+
+	attemptStart time.Time // when the attempt in flight began
 }
 
 // stream sends an upstream response to the client, body streamed.
@@ -27,7 +30,7 @@ func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, 
 	defer resp.Body.Close()
 	up := &rt.conf.Upstream
 	if resp.ContentLength > up.MaxResponseBodyBytes {
-		p.report(rt, idx, false, resp.StatusCode, "")
+		p.report(ex, rt, idx, false, resp.StatusCode, "")
 		p.fail(w, ex, failure{kind: KindResponseTooLarge, status: http.StatusBadGateway})
 		return
 	}
@@ -52,7 +55,7 @@ func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, 
 		for k, vv := range resp.Trailer {
 			dst[http.TrailerPrefix+k] = vv
 		}
-		p.report(rt, idx, false, resp.StatusCode, "")
+		p.report(ex, rt, idx, false, resp.StatusCode, "")
 		return
 	}
 	ex.abort = true
@@ -60,16 +63,16 @@ func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, 
 	switch {
 	case errors.As(err, &cw):
 		ex.kind = KindClientDisconnect
-		p.report(rt, idx, true, resp.StatusCode, "")
+		p.report(ex, rt, idx, true, resp.StatusCode, "")
 	case errors.Is(err, errResponseTooLarge):
 		ex.kind = KindResponseTooLarge
-		p.report(rt, idx, false, resp.StatusCode, "")
+		p.report(ex, rt, idx, false, resp.StatusCode, "")
 	case errors.Is(err, errBodyTimeout):
 		ex.kind = KindUpstreamBodyTimeout
-		p.report(rt, idx, false, resp.StatusCode, ex.kind)
+		p.report(ex, rt, idx, false, resp.StatusCode, ex.kind)
 	default:
 		ex.kind = KindUpstreamReset
-		p.report(rt, idx, false, resp.StatusCode, ex.kind)
+		p.report(ex, rt, idx, false, resp.StatusCode, ex.kind)
 	}
 }
 
@@ -103,6 +106,9 @@ func (p *Proxy) fail(w http.ResponseWriter, ex *exchange, f failure) {
 }
 
 func (p *Proxy) retryLog(ex *exchange, rt *route, b *upstream, attempt int, reason string) {
+	if rt.metrics != nil {
+		rt.metrics.retries[reason].Inc()
+	}
 	p.log.Info("retry_attempt", "request_id", ex.id, "route", rt.conf.PathPrefix, "backend", b.url,
 		"attempt", attempt, "reason", reason)
 }

@@ -2,10 +2,8 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
-	"syscall"
 	"time"
 
 	"ferrum/actors"
@@ -22,7 +20,8 @@ type Table struct {
 	matcher *pathx.Matcher
 	routes  []*route
 	trust   headers.Trust
-	rootOK  bool // no route matches "/", so GET / is the proxy's own
+	rootOK  bool          // no route matches "/", so GET / is the proxy's own
+	none    *routeMetrics // requests that matched no route; nil without metrics
 }
 
 // route is one route as the request path sees it.
@@ -30,6 +29,7 @@ type route struct {
 	conf     *proxyconf.Route
 	actor    *actors.Route
 	backends []*upstream
+	metrics  *routeMetrics // nil without metrics
 }
 
 // upstream is one backend of one route: its actor and connection pool.
@@ -38,6 +38,7 @@ type upstream struct {
 	host      string // host:port dialled and, with preserve_host = false, sent as Host
 	actor     *actors.Backend
 	transport *http.Transport
+	metrics   *backendMetrics // nil without metrics
 }
 
 // errDial marks a failure to open a connection to a backend: nothing was sent,
@@ -105,9 +106,13 @@ func newTransport(u proxyconf.Upstream) *http.Transport {
 }
 
 // BuildTable makes the route table for cfg over the running actors of tree,
-// taking connection pools from pools.
-func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools) *Table {
+// taking connection pools from pools and resolving metric children from m
+// (nil: no metrics).
+func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools, m *Metrics) *Table {
 	t := &Table{cfg: cfg, trust: headers.NewTrust(cfg.Server.TrustedProxies), rootOK: true}
+	if m != nil {
+		t.none = m.none
+	}
 	prefixes := make([]string, len(tree.Routes))
 	for i, n := range tree.Routes {
 		rc := &n.Conf
@@ -116,21 +121,23 @@ func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools) *Tab
 			t.rootOK = false
 		}
 		r := &route{conf: rc, actor: n.Actor}
+		if m != nil {
+			r.metrics = m.forRoute(rc.PathPrefix)
+		}
 		for j, bc := range rc.Backends {
-			r.backends = append(r.backends, &upstream{
+			u := &upstream{
 				url:       bc.URL,
 				host:      bc.Host,
 				actor:     n.Backends[j],
 				transport: pools.get(rc.PathPrefix, bc, rc.Upstream),
-			})
+			}
+			if m != nil {
+				u.metrics = m.forBackend(rc.PathPrefix, bc.URL)
+			}
+			r.backends = append(r.backends, u)
 		}
 		t.routes = append(t.routes, r)
 	}
 	t.matcher = pathx.NewMatcher(prefixes)
 	return t
-}
-
-// isRefused reports a dial error that says the backend is not there.
-func isRefused(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }

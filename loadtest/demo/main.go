@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts.config = filepath.Join(root, "ferrum.toml")
 	}
 	if _, err := os.Stat(opts.config); err != nil {
-		fmt.Fprintf(stderr, "demo: config: %v\n", err)
+		fmt.Fprintf(stderr, "demo: config %s: %v; pass -config FILE\n", opts.config, errors.Unwrap(err))
 		return 1
 	}
 	if err := checkFree(opts.proxy); err != nil {

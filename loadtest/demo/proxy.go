@@ -225,7 +225,7 @@ func banner(base string) string {
 	fmt.Fprintf(&b, "Try:\n")
 	fmt.Fprintf(&b, "  curl -i %s/api/users         # twice: two different backends answer\n", base)
 	fmt.Fprintf(&b, "  curl -i %s/static/logo.png\n", base)
-	fmt.Fprintf(&b, "  curl -i %s/health/backends   # 3003 turns unhealthy after a few failed probes\n", base)
+	fmt.Fprintf(&b, "  curl -i %s/health/backends   # 3003 drops out of rotation after a few failures\n", base)
 	fmt.Fprintf(&b, "  curl -i %s/metrics\n\n", base)
 	fmt.Fprintf(&b, "Ctrl-C stops ferrum (it drains first), then the backends.\n\n")
 	return b.String()

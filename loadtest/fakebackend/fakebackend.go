@@ -2,7 +2,10 @@
 // benchmarked against: an http.Handler that reports who answered and what it
 // received, and that tests can steer per request through query knobs.
 //
-// Every answer but GET /health carries these headers:
+// GET /health answers HealthStatus with the body "ok\n". It honours only the
+// status and delay knobs below and is not counted by FailEvery.
+//
+// Every other answer carries these headers:
 //
 //	X-Backend         Options.Name
 //	X-Request-Bytes   length of the request body as received
@@ -115,7 +118,7 @@ type handler struct {
 	// an Add by a wrapping handler copies the slice (its capacity is 1).
 	name          []string
 	defaultLength []string
-	// requests counts the answered non-health requests for FailEvery;
+	// requests counts every request but GET /health, for FailEvery;
 	// written by every serving goroutine.
 	requests atomic.Uint64
 }
@@ -140,6 +143,7 @@ type plan struct {
 	interval  time.Duration
 }
 
+// ServeHTTP answers one request; see the package comment for what it sends.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/health" {
 		h.health(w, r)

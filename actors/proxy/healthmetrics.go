@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"ferrum/messages"
+)
+
+var (
+	descHealthy = prometheus.NewDesc("ferrum_proxy_backend_healthy",
+		"1 when the backend is in rotation, 0 when it is out.", []string{"route", "backend"}, nil)
+	descEjections = prometheus.NewDesc("ferrum_proxy_backend_ejections_total",
+		"Passive ejections of the backend.", []string{"route", "backend"}, nil)
+	descTransitions = prometheus.NewDesc("ferrum_proxy_health_transitions_total",
+		"Health state changes of the backend, by the state entered.", []string{"route", "backend", "to"}, nil)
+	descFailures = prometheus.NewDesc("ferrum_proxy_backend_failures_total",
+		"Failed probes (active) and failed live-traffic attempts (passive).", []string{"route", "backend", "source"}, nil)
+)
+
+// healthCollector reports the series the backend actors keep in their
+// snapshots, read at scrape time from the route table in force; passive
+// failures come from the request path's attempt counters.
+type healthCollector struct{ m *Metrics }
+
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descHealthy
+	ch <- descEjections
+	ch <- descTransitions
+	ch <- descFailures
+}
+
+func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	t := c.m.table.Load()
+	if t == nil {
+		return
+	}
+	for _, rt := range t.routes {
+		prefix := rt.conf.PathPrefix
+		for _, b := range rt.backends {
+			s := b.actor.Snapshot()
+			healthy := 0.0
+			if s.InRotation() {
+				healthy = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, prefix, b.url)
+			ch <- prometheus.MustNewConstMetric(descEjections, prometheus.CounterValue, float64(s.Ejections), prefix, b.url)
+			for _, to := range []messages.State{messages.Healthy, messages.Unhealthy, messages.Ejected} {
+				ch <- prometheus.MustNewConstMetric(descTransitions, prometheus.CounterValue, float64(s.TransitionsTo[to]), prefix, b.url, to.String())
+			}
+			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(s.ActiveFailures), prefix, b.url, "active")
+			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, counterValue(b.metrics.outcomes[messages.Failure]), prefix, b.url, "passive")
+		}
+	}
+}
+
+// counterValue reads a counter's current value.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil || m.Counter == nil {
+		return 0
+	}
+	return m.Counter.GetValue()
+}

@@ -1,0 +1,230 @@
+package proxy
+
+import (
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"ferrum/loadtest/fakebackend"
+)
+
+// scrape fetches /metrics and parses it with the Prometheus text parser.
+func (h *harness) scrape(hdr ...string) map[string]*dto.MetricFamily {
+	h.t.Helper()
+	resp, body := h.get("/metrics", hdr...)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("/metrics = %d %q", resp.StatusCode, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		h.t.Fatalf("parse /metrics: %v", err)
+	}
+	return mfs
+}
+
+// value returns the sample of family name whose labels include want
+// ("k=v" pairs), summing when several match; histograms give their count.
+func value(mfs map[string]*dto.MetricFamily, name string, want ...string) float64 {
+	mf := mfs[name]
+	if mf == nil {
+		return -1
+	}
+	total := 0.0
+next:
+	for _, m := range mf.Metric {
+		for _, kv := range want {
+			k, v, _ := strings.Cut(kv, "=")
+			found := false
+			for _, l := range m.Label {
+				if l.GetName() == k && l.GetValue() == v {
+					found = true
+				}
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.Counter.GetValue()
+		case m.Gauge != nil:
+			total += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			total += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return total
+}
+
+func TestMetricsCountTraffic(t *testing.T) {
+	bad := backend(t, fakebackend.Options{Name: "bad", Status: 503})
+	good := backend(t, fakebackend.Options{Name: "good"})
+	sick := backend(t, fakebackend.Options{Name: "sick", HealthStatus: 500})
+	slow := backend(t, fakebackend.Options{Name: "slow", Delay: 2 * time.Second})
+	conf := "[health]\ninterval = \"50ms\"\nfailure_threshold = 1\n[retry]\nbackoff = \"1ms\"\n" +
+		routeConf("/retry", bad, good) + "balancing = \"first_healthy\"\n[route.health]\nmax_ejected_percent = 0\npassive_failure_status = [599, 599]\n" +
+		routeConf("/sick", sick) +
+		routeConf("/slow", slow) + "[route.upstream]\nread_timeout = \"100ms\"\n[route.retry]\nmax_attempts = 1\n"
+	h := startProxy(t, conf)
+	eventually(t, 5*time.Second, "sick backend never left rotation", func() bool {
+		return !h.tree.Routes[1].Backends[0].Snapshot().InRotation()
+	})
+	for range 10 {
+		if resp, _ := h.get("/retry/x"); resp.StatusCode != 200 || resp.Header.Get("X-Backend") != "good" {
+			t.Fatalf("retry route: %d from %q, want 200 from good", resp.StatusCode, resp.Header.Get("X-Backend"))
+		}
+	}
+	h.get("/nothing")
+	if resp, _ := h.get("/sick/x"); resp.StatusCode != 503 {
+		t.Fatalf("sick route: %d, want 503", resp.StatusCode)
+	}
+	if resp, _ := h.get("/slow/x"); resp.StatusCode != 504 {
+		t.Fatalf("slow route: %d, want 504", resp.StatusCode)
+	}
+
+	mfs := h.scrape()
+	checks := []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"ferrum_proxy_requests_total", []string{"route=/retry", "method=GET", "code=200"}, 10},
+		{"ferrum_proxy_request_duration_seconds", []string{"route=/retry"}, 10},
+		{"ferrum_proxy_retries_total", []string{"route=/retry", "reason=status"}, 10},
+		{"ferrum_proxy_backend_requests_total", []string{"route=/retry"}, 20},
+		{"ferrum_proxy_backend_requests_total", []string{"route=/retry", "backend=" + bad, "outcome=success"}, 10},
+		{"ferrum_proxy_upstream_duration_seconds", []string{"route=/retry"}, 20},
+		{"ferrum_proxy_requests_total", []string{"route=none", "code=404"}, 1},
+		{"ferrum_proxy_errors_total", []string{"route=none", "kind=no_route"}, 1},
+		{"ferrum_proxy_requests_total", []string{"route=/sick", "code=503"}, 1},
+		{"ferrum_proxy_errors_total", []string{"route=/sick", "kind=no_healthy_backend"}, 1},
+		{"ferrum_proxy_requests_total", []string{"route=/slow", "code=504"}, 1},
+		{"ferrum_proxy_errors_total", []string{"route=/slow", "kind=upstream_timeout"}, 1},
+		{"ferrum_proxy_backend_requests_total", []string{"route=/slow", "outcome=failure"}, 1},
+		{"ferrum_proxy_backend_failures_total", []string{"route=/slow", "source=passive"}, 1},
+		{"ferrum_proxy_backend_healthy", []string{"route=/sick"}, 0},
+		{"ferrum_proxy_backend_healthy", []string{"route=/retry"}, 2},
+		{"ferrum_proxy_health_transitions_total", []string{"route=/sick", "to=unhealthy"}, 1},
+		{"ferrum_proxy_inflight_requests", nil, 0},
+		{"ferrum_proxy_build_info", []string{"version=test"}, 1},
+	}
+	for _, c := range checks {
+		if got := value(mfs, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if v := value(mfs, "ferrum_proxy_backend_failures_total", "route=/sick", "source=active"); v < 1 {
+		t.Errorf("active failures of the sick backend = %v, want >= 1", v)
+	}
+	types := map[string]dto.MetricType{
+		"ferrum_proxy_requests_total": dto.MetricType_COUNTER, "ferrum_proxy_request_duration_seconds": dto.MetricType_HISTOGRAM,
+		"ferrum_proxy_upstream_duration_seconds": dto.MetricType_HISTOGRAM, "ferrum_proxy_backend_requests_total": dto.MetricType_COUNTER,
+		"ferrum_proxy_backend_failures_total": dto.MetricType_COUNTER, "ferrum_proxy_backend_healthy": dto.MetricType_GAUGE,
+		"ferrum_proxy_backend_ejections_total": dto.MetricType_COUNTER, "ferrum_proxy_health_transitions_total": dto.MetricType_COUNTER,
+		"ferrum_proxy_retries_total": dto.MetricType_COUNTER, "ferrum_proxy_retries_skipped_total": dto.MetricType_COUNTER,
+		"ferrum_proxy_tunnels_active": dto.MetricType_GAUGE, "ferrum_proxy_errors_total": dto.MetricType_COUNTER,
+		"ferrum_proxy_inflight_requests": dto.MetricType_GAUGE, "ferrum_proxy_config_reloads_total": dto.MetricType_COUNTER,
+		"ferrum_proxy_build_info": dto.MetricType_GAUGE, "go_goroutines": dto.MetricType_GAUGE,
+		"process_cpu_seconds_total": dto.MetricType_COUNTER,
+	}
+	for name, typ := range types {
+		mf := mfs[name]
+		if mf == nil {
+			t.Errorf("series %s missing", name)
+			continue
+		}
+		if mf.GetType() != typ {
+			t.Errorf("%s has type %v, want %v", name, mf.GetType(), typ)
+		}
+	}
+	var finite []float64
+	for _, b := range mfs["ferrum_proxy_request_duration_seconds"].Metric[0].Histogram.Bucket {
+		if !math.IsInf(b.GetUpperBound(), 1) {
+			finite = append(finite, b.GetUpperBound())
+		}
+	}
+	if finite[0] != 0.0001 || finite[len(finite)-1] != 30 {
+		t.Errorf("histogram buckets run %v..%v, want 100µs..30s", finite[0], finite[len(finite)-1])
+	}
+}
+
+func TestMetricsOpenMetricsNegotiation(t *testing.T) {
+	h := startProxy(t, routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	resp, body := h.get("/metrics", "Accept", "application/openmetrics-text;version=1.0.0")
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/openmetrics-text") || !strings.HasSuffix(body, "# EOF\n") {
+		t.Fatalf("OpenMetrics scrape: content type %q, body ends %q", resp.Header.Get("Content-Type"), body[max(0, len(body)-20):])
+	}
+	resp, _ = h.get("/metrics")
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+		t.Fatalf("plain scrape: content type %q", resp.Header.Get("Content-Type"))
+	}
+}
+
+func TestDebugEndpointProtection(t *testing.T) {
+	a := backend(t, fakebackend.Options{Name: "a"})
+	cases := []struct {
+		name     string
+		conf     string
+		env      string
+		auth     string
+		path     string
+		want     int
+		wantAuth bool
+	}{
+		{"open by default", "", "", "", "/metrics", 200, false},
+		{"missing token", "auth_token = \"s3cret\"\n", "", "", "/health/backends", 401, true},
+		{"wrong token", "auth_token = \"s3cret\"\n", "", "Bearer nope", "/metrics", 401, true},
+		{"right token", "auth_token = \"s3cret\"\n", "", "Bearer s3cret", "/metrics", 200, false},
+		{"env overrides the file", "auth_token = \"s3cret\"\n", "fromenv", "Bearer fromenv", "/health/backends", 200, false},
+		{"env token replaces the file's", "auth_token = \"s3cret\"\n", "fromenv", "Bearer s3cret", "/health/backends", 401, true},
+		{"hidden backends", "expose_backend_health = false\n", "", "", "/health/backends", 404, false},
+		{"hidden metrics", "expose_metrics = false\n", "", "", "/metrics", 404, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := func(string) string { return c.env }
+			h := startProxyEnv(t, "[debug]\n"+c.conf+routeConf("/", a), env)
+			resp, _ := h.get(c.path, "Authorization", c.auth)
+			if resp.StatusCode != c.want {
+				t.Fatalf("GET %s = %d, want %d", c.path, resp.StatusCode, c.want)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); (got != "") != c.wantAuth || (c.wantAuth && !strings.HasPrefix(got, "Bearer")) {
+				t.Fatalf("WWW-Authenticate = %q", got)
+			}
+			if resp.Header.Get("X-Backend") != "" {
+				t.Fatalf("a debug path reached the backend")
+			}
+		})
+	}
+}
+
+func TestDebugListenerSeparate(t *testing.T) {
+	a := backend(t, fakebackend.Options{Name: "a"})
+	h := startProxy(t, "[debug]\nlisten = \"127.0.0.1:0\"\n"+routeConf("/", a))
+	// On the main listener the debug paths belong to the routes now.
+	resp, _ := h.get("/metrics")
+	if resp.Header.Get("X-Backend") != "a" {
+		t.Fatalf("/metrics on server.listen did not reach the route with debug.listen set")
+	}
+	if resp, _ := h.get("/health"); resp.Header.Get("X-Backend") != "" || resp.StatusCode != 200 {
+		t.Fatalf("/health must stay the proxy's own on server.listen")
+	}
+	dbg := handlerBackend(t, h.p.DebugHandler().ServeHTTP)
+	for _, path := range []string{"/metrics", "/health/backends"} {
+		r, err := http.Get(dbg + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Fatalf("debug listener %s = %d", path, r.StatusCode)
+		}
+	}
+}
