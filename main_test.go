@@ -2,11 +2,25 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+
+	"ferrum/loadtest/fakebackend"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -73,5 +87,367 @@ func TestMissingConfigFile(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "nope.toml") {
 		t.Fatalf("stderr %q does not name the file", errOut.String())
+	}
+}
+
+// --- the real binary, driven with signals ---
+
+var ferrumBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ferrum-bin-")
+	if err != nil {
+		panic(err)
+	}
+	ferrumBin = filepath.Join(dir, "ferrum")
+	if out, err := exec.Command("go", "build", "-o", ferrumBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build ferrum: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running ferrum binary.
+type proc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	config string
+	url    string
+	stderr *syncBuffer
+	exited chan struct{}
+	code   int
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listenRE = regexp.MustCompile(`msg=server_start listen=(\S+)`)
+
+// startFerrum runs the binary on conf (listen is forced to 127.0.0.1:0) and
+// waits until it serves.
+func startFerrum(t *testing.T, conf string) *proc {
+	t.Helper()
+	p := &proc{t: t, config: writeConfig(t, conf), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(ferrumBin, "-config", p.config)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		p.code = p.cmd.ProcessState.ExitCode()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+	waitFor(t, 10*time.Second, "ferrum to start", func() bool {
+		m := listenRE.FindStringSubmatch(p.stderr.String())
+		if m == nil {
+			return false
+		}
+		p.url = "http://" + m[1]
+		return true
+	})
+	return p
+}
+
+func (p *proc) signal(s os.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(s); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// wait returns the exit code once the process ended, failing after within.
+func (p *proc) wait(within time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.exited:
+		return p.code
+	case <-time.After(within):
+		p.t.Fatalf("ferrum still running after %v; stderr:\n%s", within, p.stderr.String())
+		return -1
+	}
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fake(t *testing.T, o fakebackend.Options) string {
+	t.Helper()
+	s := httptest.NewServer(fakebackend.Handler(o))
+	t.Cleanup(s.Close)
+	return s.URL
+}
+
+func routeTOML(prefix string, backends ...string) string {
+	q := make([]string, len(backends))
+	for i, b := range backends {
+		q[i] = strconv.Quote(b)
+	}
+	return fmt.Sprintf("[[route]]\npath_prefix = %q\nbackends = [%s]\n", prefix, strings.Join(q, ", "))
+}
+
+var httpc = &http.Client{Timeout: 20 * time.Second}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := httpc.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	slow := fake(t, fakebackend.Options{Name: "slow"})
+	conf := "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_delay = \"1s\"\ngraceful_shutdown_timeout = \"5s\"\n" + routeTOML("/", slow)
+	p := startFerrum(t, conf)
+	inflight := make(chan int, 1)
+	go func() {
+		resp, err := httpc.Get(p.url + "/work?delay=2s")
+		if err != nil {
+			inflight <- -1
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		inflight <- resp.StatusCode
+	}()
+	waitFor(t, 5*time.Second, "the slow request to reach ferrum", func() bool {
+		return strings.Contains(metricsText(t, p.url), `ferrum_proxy_inflight_requests 1`)
+	})
+	p.signal(syscall.SIGTERM)
+	// During shutdown_delay: /health is 503, other traffic still served.
+	waitFor(t, time.Second, "/health to turn 503", func() bool {
+		code, _ := get(t, p.url+"/health")
+		return code == 503
+	})
+	if code, _ := get(t, p.url+"/other"); code != 200 {
+		t.Fatalf("request during shutdown_delay = %d, want 200", code)
+	}
+	// After the delay new connections are refused.
+	addr := strings.TrimPrefix(p.url, "http://")
+	waitFor(t, 3*time.Second, "the listener to close", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+	if code := <-inflight; code != 200 {
+		t.Fatalf("in-flight request finished with %d, want 200", code)
+	}
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d after a clean drain, want 0; stderr:\n%s", code, p.stderr.String())
+	}
+	for _, ev := range []string{"msg=shutdown_started", "msg=shutdown_complete"} {
+		if !strings.Contains(p.stderr.String(), ev) {
+			t.Errorf("stderr lacks %s", ev)
+		}
+	}
+}
+
+func TestShutdownDeadlineCutsRequests(t *testing.T) {
+	slow := fake(t, fakebackend.Options{Name: "slow"})
+	conf := "[server]\nlisten = \"127.0.0.1:0\"\ngraceful_shutdown_timeout = \"300ms\"\n" + routeTOML("/", slow)
+	p := startFerrum(t, conf)
+	go func() {
+		if resp, err := httpc.Get(p.url + "/work?delay=5s"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, 5*time.Second, "the slow request to reach ferrum", func() bool {
+		return strings.Contains(metricsText(t, p.url), `ferrum_proxy_inflight_requests 1`)
+	})
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(5 * time.Second); code != 1 {
+		t.Fatalf("exit %d when the deadline cut a request off, want 1", code)
+	}
+}
+
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	a := fake(t, fakebackend.Options{Name: "a"})
+	p := startFerrum(t, "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_delay = \"30s\"\n"+routeTOML("/", a))
+	p.signal(syscall.SIGTERM)
+	waitFor(t, 2*time.Second, "drain to start", func() bool { return strings.Contains(p.stderr.String(), "shutdown_started") })
+	p.signal(syscall.SIGINT)
+	if code := p.wait(3 * time.Second); code != 1 {
+		t.Fatalf("exit %d after a second signal, want 1", code)
+	}
+}
+
+func metricsText(t *testing.T, base string) string {
+	t.Helper()
+	_, body := get(t, base+"/metrics")
+	return body
+}
+
+// reloadTo writes conf over p's config file, sends SIGHUP and waits for the
+// reload's log line.
+func (p *proc) reloadTo(conf string) {
+	p.t.Helper()
+	before := strings.Count(p.stderr.String(), "msg=config_reload")
+	if err := os.WriteFile(p.config, []byte(conf), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	p.signal(syscall.SIGHUP)
+	waitFor(p.t, 5*time.Second, "config_reload", func() bool {
+		return strings.Count(p.stderr.String(), "msg=config_reload") > before
+	})
+}
+
+var ejectionsRE = regexp.MustCompile(`"ejections": (\d+)`)
+
+func TestReloadUnderLoad(t *testing.T) {
+	b1 := fake(t, fakebackend.Options{Name: "b1"})
+	b2 := fake(t, fakebackend.Options{Name: "b2"})
+	bad := fake(t, fakebackend.Options{Name: "bad", Status: 503})
+	slow1 := fake(t, fakebackend.Options{Name: "slow1"})
+	slow2 := fake(t, fakebackend.Options{Name: "slow2"})
+	head := "[server]\nlisten = \"127.0.0.1:0\"\n[health]\ninterval = \"100ms\"\nejection_duration = \"1m\"\nmax_ejection_duration = \"5m\"\n[retry]\nbackoff = \"1ms\"\n"
+	confA := head + routeTOML("/api", b1, b2, bad) + routeTOML("/x", b1) + routeTOML("/slow", slow1)
+	confB := head + routeTOML("/api", bad, b1, b2) + "[route.retry]\nmax_attempts = 3\n" + routeTOML("/y", b2) + routeTOML("/slow", slow2)
+	p := startFerrum(t, confA)
+
+	// Passive failures eject the 503 backend; reloads must not forget it.
+	waitFor(t, 5*time.Second, "the 503 backend to be ejected", func() bool {
+		get(t, p.url+"/api/warm")
+		_, body := get(t, p.url+"/health/backends")
+		return strings.Contains(body, `"state": "ejected"`)
+	})
+
+	// A slow request on a backend the next config removes must complete.
+	slowDone := make(chan int, 1)
+	go func() {
+		resp, err := httpc.Get(p.url + "/slow/s?delay=1500ms")
+		if err != nil {
+			slowDone <- -1
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		slowDone <- resp.StatusCode
+	}()
+	waitFor(t, 5*time.Second, "the slow request to start", func() bool {
+		return strings.Contains(metricsText(t, p.url), `ferrum_proxy_inflight_requests 1`)
+	})
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var okCount, failures atomic.Int64
+	var firstFailure atomic.Value
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+			for n := 0; n < 5000; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(p.url + "/api/load")
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != 200 {
+					failures.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprint(err, resp))
+					continue
+				}
+				okCount.Add(1)
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		conf := confB
+		if i%2 == 1 {
+			conf = confA
+		}
+		p.reloadTo(conf)
+		if i == 0 {
+			if code, _ := get(t, p.url+"/y/new"); code != 200 {
+				t.Errorf("route added by reload answered %d, want 200 at once", code)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if code := <-slowDone; code != 200 {
+		t.Errorf("in-flight request to a removed backend ended with %d, want 200", code)
+	}
+	if n := failures.Load(); n != 0 {
+		t.Fatalf("%d of %d requests failed during reloads; first: %v", n, n+okCount.Load(), firstFailure.Load())
+	}
+	t.Logf("%d requests, all 200, across 20 reloads", okCount.Load())
+	if n := strings.Count(p.stderr.String(), "msg=config_reload result=success"); n != 20 {
+		t.Errorf("%d successful reloads logged, want 20", n)
+	}
+	_, body := get(t, p.url+"/health/backends")
+	ej := 0
+	for _, m := range ejectionsRE.FindAllStringSubmatch(body, -1) {
+		n, _ := strconv.Atoi(m[1])
+		ej += n
+	}
+	if ej < 1 {
+		t.Errorf("ejections lost across reloads: /health/backends shows %d", ej)
+	}
+	if !strings.Contains(body, `"state": "ejected"`) {
+		t.Errorf("the ejected backend is not ejected after reloads:\n%s", body)
+	}
+}
+
+func TestReloadInvalidFileKeepsServing(t *testing.T) {
+	a := fake(t, fakebackend.Options{Name: "a"})
+	conf := "[server]\nlisten = \"127.0.0.1:0\"\n" + routeTOML("/api", a)
+	p := startFerrum(t, conf)
+	p.reloadTo(conf + "[upstream]\nread_timout = \"1s\"\n")
+	if code, _ := get(t, p.url+"/api/x"); code != 200 {
+		t.Fatalf("after a failed reload /api answered %d, want 200", code)
+	}
+	if !strings.Contains(p.stderr.String(), "upstream.read_timout") {
+		t.Errorf("the failed reload's log does not name the key:\n%s", p.stderr.String())
+	}
+	if !strings.Contains(metricsText(t, p.url), `ferrum_proxy_config_reloads_total{result="failure"} 1`) {
+		t.Errorf("failed reload not counted")
+	}
+	p.reloadTo(strings.Replace(conf, "127.0.0.1:0", "127.0.0.1:1", 1))
+	if !strings.Contains(p.stderr.String(), "restart_needed") {
+		t.Errorf("a changed server.listen was not reported as needing a restart")
+	}
+	if !strings.Contains(metricsText(t, p.url), `ferrum_proxy_config_reloads_total{result="success"} 1`) {
+		t.Errorf("reload with a changed listen not counted as a success")
 	}
 }

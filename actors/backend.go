@@ -55,7 +55,6 @@ func (s *BackendSnapshot) InRotation() bool { return s.State == messages.Healthy
 type Backend struct {
 	route string
 	url   string
-	index int // position in the route's backend list
 	log   *slog.Logger
 
 	// outcomes is lossy: the request path never waits on a backend actor; a
@@ -67,10 +66,10 @@ type Backend struct {
 	// their context, nothing is dropped.
 	control chan any
 
-	dropped    atomic.Uint64                   // written by senders of outcomes
-	snap       atomic.Pointer[BackendSnapshot] // written only by Run
-	health     atomic.Pointer[proxyconf.Health]
-	routeActor atomic.Pointer[Route] // current subscriber; written by Subscribe's sender
+	dropped atomic.Uint64                   // written by senders of outcomes
+	snap    atomic.Pointer[BackendSnapshot] // written only by Run
+	health  atomic.Pointer[proxyconf.Health]
+	sub     atomic.Pointer[subscribe] // route actor told of changes; written only by Run
 
 	firstProbe     chan struct{} // closed after the first probe result is handled
 	firstProbeOnce sync.Once
@@ -81,13 +80,12 @@ type subscribe struct {
 	index int
 }
 
-// NewBackend makes the actor for backend url of route, at position index in
-// that route's backend list. Run starts it.
-func NewBackend(route string, index int, url string, h proxyconf.Health, log *slog.Logger) *Backend {
+// NewBackend makes the actor for backend url of route. Run starts it;
+// Subscribe connects it to its route actor.
+func NewBackend(route string, url string, h proxyconf.Health, log *slog.Logger) *Backend {
 	b := &Backend{
 		route:      route,
 		url:        url,
-		index:      index,
 		log:        log,
 		outcomes:   make(chan messages.Outcome, 256),
 		probes:     make(chan messages.ProbeResult, 1),
@@ -190,8 +188,7 @@ func (b *Backend) Run(ctx context.Context) error {
 			m.expire(now)
 		case c := <-b.control:
 			if s, ok := c.(subscribe); ok {
-				b.routeActor.Store(s.route)
-				m.index = s.index
+				b.sub.Store(&s)
 				m.tellRoute(ctx, m.s.State == messages.Healthy)
 			}
 		}

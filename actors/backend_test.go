@@ -122,7 +122,7 @@ func TestBackendStateMachine(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
-				b := NewBackend("/api", 0, "http://127.0.0.1:1", testHealth(), quiet)
+				b := NewBackend("/api", "http://127.0.0.1:1", testHealth(), quiet)
 				stop := run(t, b)
 				defer stop()
 				play(t, b, c.steps)
@@ -148,7 +148,7 @@ func TestEjectionDoublingIsCapped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := testHealth()
 		h.MaxEjectionDuration = 100 * time.Second
-		b := NewBackend("/api", 0, "http://127.0.0.1:1", h, quiet)
+		b := NewBackend("/api", "http://127.0.0.1:1", h, quiet)
 		stop := run(t, b)
 		defer stop()
 		var last time.Duration
@@ -166,7 +166,7 @@ func TestEjectionDoublingIsCapped(t *testing.T) {
 
 func TestRestartKeepsState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := NewBackend("/api", 0, "http://127.0.0.1:1", testHealth(), quiet)
+		b := NewBackend("/api", "http://127.0.0.1:1", testHealth(), quiet)
 		stop := run(t, b)
 		play(t, b, repeat(out(fail), 3))
 		stop()
@@ -182,7 +182,7 @@ func TestRestartKeepsState(t *testing.T) {
 }
 
 func TestReportNeverBlocks(t *testing.T) {
-	b := NewBackend("/api", 0, "http://127.0.0.1:1", testHealth(), quiet)
+	b := NewBackend("/api", "http://127.0.0.1:1", testHealth(), quiet)
 	// No actor runs: the mailbox fills, then outcomes are dropped and counted.
 	n := cap(b.outcomes) + 10
 	for i := 0; i < n; i++ {

@@ -13,12 +13,11 @@ import (
 type machine struct {
 	b     *Backend
 	s     BackendSnapshot
-	index int
 	dirty bool
 }
 
 func (b *Backend) newMachine() *machine {
-	return &machine{b: b, s: *b.snap.Load(), index: b.index}
+	return &machine{b: b, s: *b.snap.Load()}
 }
 
 func (m *machine) publish() {
@@ -130,16 +129,16 @@ func (m *machine) move(now time.Time, to messages.State, reason string) {
 // askEject asks the route actor whether this backend may leave rotation on
 // passive evidence. Without a route (tests of a lone backend) it may.
 func (m *machine) askEject(ctx context.Context) bool {
-	r := m.b.routeActor.Load()
-	if r == nil {
+	sub := m.b.sub.Load()
+	if sub == nil {
 		return true
 	}
-	return r.askEject(ctx, m.index)
+	return sub.route.askEject(ctx, sub.index)
 }
 
 // tellRoute tells the route actor whether the backend is in rotation.
 func (m *machine) tellRoute(ctx context.Context, in bool) {
-	if r := m.b.routeActor.Load(); r != nil {
-		r.rotation(ctx, messages.Rotation{Index: m.index, In: in})
+	if sub := m.b.sub.Load(); sub != nil {
+		sub.route.rotation(ctx, messages.Rotation{Index: sub.index, In: in})
 	}
 }

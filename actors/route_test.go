@@ -14,7 +14,7 @@ import (
 func newTestRoute(balancing proxyconf.Balancing, n int) *Route {
 	bs := make([]*Backend, n)
 	for i := range bs {
-		bs[i] = NewBackend("/api", i, fmt.Sprintf("http://127.0.0.1:%d", 3001+i), testHealth(), quiet)
+		bs[i] = NewBackend("/api", fmt.Sprintf("http://127.0.0.1:%d", 3001+i), testHealth(), quiet)
 	}
 	return NewRoute("/api", balancing, 50, bs)
 }

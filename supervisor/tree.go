@@ -3,8 +3,8 @@ package supervisor
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"ferrum/actors"
@@ -12,7 +12,9 @@ import (
 )
 
 // Tree is the running actor tree for one configuration: per route, a route
-// actor, and per backend a backend actor and its prober.
+// actor, and per backend a backend actor and its prober. A Tree is replaced,
+// never modified, by Reload; only the goroutine that owns the supervisor's
+// lifecycle (main) uses it.
 type Tree struct {
 	Routes []*RouteNode
 	probes *http.Client
@@ -23,47 +25,178 @@ type Tree struct {
 type RouteNode struct {
 	Conf     proxyconf.Route
 	Actor    *actors.Route
-	Backends []*actors.Backend
-	handles  []*Handle
+	Backends []*BackendNode
+	handle   *Handle
+}
+
+// BackendNode is one (route, backend) pair's running actors.
+type BackendNode struct {
+	Actor  *actors.Backend
+	actor  *Handle
+	prober *Handle
 }
 
 // StartTree builds and starts the actors for cfg. Probing starts at once.
 func (s *Supervisor) StartTree(ctx context.Context, cfg *proxyconf.Config) (*Tree, error) {
-	t := &Tree{probes: actors.NewProbeClient()}
+	t, _, _, err := s.Reload(ctx, &Tree{probes: actors.NewProbeClient()}, cfg)
+	return t, err
+}
+
+// Changes lists what a reload changed, for the config_reload log line.
+type Changes struct {
+	RoutesAdded, RoutesRemoved, RoutesChanged       []string
+	BackendsAdded, BackendsRemoved, BackendsChanged []string // "route backend"
+}
+
+// Empty reports whether nothing changed.
+func (c Changes) Empty() bool {
+	return len(c.RoutesAdded)+len(c.RoutesRemoved)+len(c.RoutesChanged)+
+		len(c.BackendsAdded)+len(c.BackendsRemoved)+len(c.BackendsChanged) == 0
+}
+
+// Reload builds the tree for cfg from old: routes and backends present in
+// both keep their actors (health state, counters); new ones start and are
+// probed at once; a route whose backend list or balancing changed gets a new
+// route actor over the kept backend actors. It returns the new tree and a
+// function that stops what cfg no longer has: call it once the new route
+// table is in force, so nothing new reaches those actors.
+func (s *Supervisor) Reload(ctx context.Context, old *Tree, cfg *proxyconf.Config) (*Tree, Changes, func(), error) {
+	t := &Tree{probes: old.probes}
+	var ch Changes
+	oldRoutes := map[string]*RouteNode{}
+	for _, n := range old.Routes {
+		oldRoutes[n.Conf.PathPrefix] = n
+	}
+	kept := map[*BackendNode]bool{}
+	keptRoutes := map[*RouteNode]bool{}
 	for _, rc := range cfg.Routes {
-		n, err := s.startRoute(ctx, rc, t.probes)
+		prev := oldRoutes[rc.PathPrefix]
+		n, err := s.reloadRoute(ctx, prev, rc, t.probes, kept, &ch)
 		if err != nil {
-			return nil, err
+			return nil, ch, nil, err
+		}
+		if prev != nil && n.Actor == prev.Actor {
+			keptRoutes[prev] = true
 		}
 		t.Routes = append(t.Routes, n)
 	}
-	return t, nil
+	var retire []*RouteNode
+	var stop []*BackendNode
+	for _, n := range old.Routes {
+		if !slices.ContainsFunc(cfg.Routes, func(r proxyconf.Route) bool { return r.PathPrefix == n.Conf.PathPrefix }) {
+			ch.RoutesRemoved = append(ch.RoutesRemoved, n.Conf.PathPrefix)
+		}
+		if !keptRoutes[n] {
+			retire = append(retire, n)
+		}
+		for _, b := range n.Backends {
+			if !kept[b] {
+				stop = append(stop, b)
+				ch.BackendsRemoved = append(ch.BackendsRemoved, n.Conf.PathPrefix+" "+b.Actor.URL())
+			}
+		}
+	}
+	finish := func() {
+		for _, n := range retire {
+			n.Actor.Retire()
+			n.handle.Stop()
+		}
+		for _, b := range stop {
+			b.prober.Stop()
+			b.actor.Stop()
+		}
+	}
+	return t, ch, finish, nil
 }
 
-func (s *Supervisor) startRoute(ctx context.Context, rc proxyconf.Route, probes *http.Client) (*RouteNode, error) {
+func (s *Supervisor) reloadRoute(ctx context.Context, prev *RouteNode, rc proxyconf.Route, probes *http.Client, kept map[*BackendNode]bool, ch *Changes) (*RouteNode, error) {
 	n := &RouteNode{Conf: rc}
-	for i, bc := range rc.Backends {
-		b := actors.NewBackend(rc.PathPrefix, i, bc.URL, rc.Health, s.log)
-		n.Backends = append(n.Backends, b)
-		n.handles = append(n.handles, s.Start(b))
-	}
-	n.Actor = actors.NewRoute(rc.PathPrefix, rc.Balancing, rc.Health.MaxEjectedPercent, n.Backends)
-	n.handles = append(n.handles, s.Start(n.Actor))
-	for i, b := range n.Backends {
-		if err := b.Subscribe(ctx, n.Actor, i); err != nil {
-			return nil, fmt.Errorf("start route %s: %w", rc.PathPrefix, err)
+	prevByURL := map[string]*BackendNode{}
+	if prev != nil {
+		for _, b := range prev.Backends {
+			prevByURL[b.Actor.URL()] = b
 		}
-		n.handles = append(n.handles, s.Start(actors.NewProber(b, probes)))
+	} else {
+		ch.RoutesAdded = append(ch.RoutesAdded, rc.PathPrefix)
+	}
+	for _, bc := range rc.Backends {
+		if b, ok := prevByURL[bc.URL]; ok {
+			if b.Actor.Health() != rc.Health {
+				b.Actor.SetHealth(rc.Health)
+				ch.BackendsChanged = append(ch.BackendsChanged, rc.PathPrefix+" "+bc.URL)
+			}
+			kept[b] = true
+			n.Backends = append(n.Backends, b)
+			continue
+		}
+		a := actors.NewBackend(rc.PathPrefix, bc.URL, rc.Health, s.log)
+		b := &BackendNode{Actor: a, actor: s.Start(a)}
+		n.Backends = append(n.Backends, b)
+		if prev != nil {
+			ch.BackendsAdded = append(ch.BackendsAdded, rc.PathPrefix+" "+bc.URL)
+		}
+	}
+	if prev != nil && sameBackends(prev, n) && prev.Conf.Balancing == rc.Balancing {
+		n.Actor, n.handle = prev.Actor, prev.handle
+		n.Actor.SetMaxEjectedPercent(rc.Health.MaxEjectedPercent)
+		if !routeConfEqual(prev.Conf, rc) {
+			ch.RoutesChanged = append(ch.RoutesChanged, rc.PathPrefix)
+		}
+	} else {
+		list := make([]*actors.Backend, len(n.Backends))
+		for i, b := range n.Backends {
+			list[i] = b.Actor
+		}
+		n.Actor = actors.NewRoute(rc.PathPrefix, rc.Balancing, rc.Health.MaxEjectedPercent, list)
+		n.handle = s.Start(n.Actor)
+		if prev != nil {
+			ch.RoutesChanged = append(ch.RoutesChanged, rc.PathPrefix)
+		}
+		for i, b := range n.Backends {
+			if err := b.Actor.Subscribe(ctx, n.Actor, i); err != nil {
+				return nil, fmt.Errorf("start route %s: %w", rc.PathPrefix, err)
+			}
+		}
+	}
+	for _, b := range n.Backends {
+		if b.prober == nil {
+			b.prober = s.Start(actors.NewProber(b.Actor, probes))
+		}
 	}
 	return n, nil
 }
 
-// Stop stops the route's actors: probers and the route actor first, backend
-// actors last.
-func (n *RouteNode) Stop() {
-	n.Actor.Retire()
-	for i := len(n.handles) - 1; i >= 0; i-- {
-		n.handles[i].Stop()
+func sameBackends(a, b *RouteNode) bool {
+	return slices.Equal(a.Backends, b.Backends)
+}
+
+func routeConfEqual(a, b proxyconf.Route) bool {
+	return a.Balancing == b.Balancing && a.HashKey == b.HashKey && a.StripPrefix == b.StripPrefix &&
+		a.PreserveHost == b.PreserveHost && a.ClientBodyTimeout == b.ClientBodyTimeout &&
+		a.Health == b.Health && a.Upstream == b.Upstream && retryEqual(a.Retry, b.Retry) &&
+		slices.Equal(a.Backends, b.Backends)
+}
+
+func retryEqual(a, b proxyconf.Retry) bool {
+	return a.MaxAttempts == b.MaxAttempts && a.TotalTimeout == b.TotalTimeout && a.Backoff == b.Backoff &&
+		slices.Equal(a.RetryOnStatus, b.RetryOnStatus) && a.MaxBufferedBodyBytes == b.MaxBufferedBodyBytes &&
+		a.BudgetPercent == b.BudgetPercent && a.MinRetryConcurrency == b.MinRetryConcurrency
+}
+
+// Stop stops every actor of the tree: probers and route actors first,
+// backend actors last.
+func (t *Tree) Stop() {
+	for _, n := range t.Routes {
+		n.Actor.Retire()
+		n.handle.Stop()
+		for _, b := range n.Backends {
+			b.prober.Stop()
+		}
+	}
+	for _, n := range t.Routes {
+		for _, b := range n.Backends {
+			b.actor.Stop()
+		}
 	}
 }
 
@@ -74,26 +207,21 @@ func (t *Tree) DeadPools(ctx context.Context) ([]string, error) {
 	var dead []string
 	for _, n := range t.Routes {
 		alive := false
-		for _, b := range n.Backends {
+		urls := make([]string, len(n.Backends))
+		for i, b := range n.Backends {
 			select {
-			case <-b.FirstProbe():
+			case <-b.Actor.FirstProbe():
 			case <-ctx.Done():
 				return nil, fmt.Errorf("wait for first probes: %w", ctx.Err())
 			}
-			if c := b.Snapshot().LastCheck; c != nil && c.OK {
+			if c := b.Actor.Snapshot().LastCheck; c != nil && c.OK {
 				alive = true
 			}
+			urls[i] = b.Actor.URL()
 		}
 		if !alive {
-			urls := make([]string, len(n.Backends))
-			for i, b := range n.Backends {
-				urls[i] = b.URL()
-			}
 			dead = append(dead, fmt.Sprintf("route %s: no backend passed its first probe (%s)", n.Conf.PathPrefix, strings.Join(urls, ", ")))
 		}
 	}
 	return dead, nil
 }
-
-// Logger returns the supervisor's logger.
-func (s *Supervisor) Logger() *slog.Logger { return s.log }

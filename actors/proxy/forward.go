@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"ferrum/actors"
 	"ferrum/messages"
 	"ferrum/proxyconf"
 )
@@ -63,6 +65,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 	avoid := -1
 	for attempt := 1; ; attempt++ {
 		idx, ok, err := rt.actor.Pick(ctx, avoid, 0, false)
+		if errors.Is(err, actors.ErrRetired) {
+			// A reload replaced the route's actor after this request read
+			// the table: carry on with the route as it is now.
+			if next := p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
+				rt, avoid = next, -1
+				attempt--
+				continue
+			}
+		}
 		if err != nil || !ok {
 			switch {
 			case r.Context().Err() != nil:

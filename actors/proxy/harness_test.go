@@ -58,7 +58,7 @@ func startProxyEnv(t *testing.T, conf string, getenv func(string) string) *harne
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := p.NewServer(cfg)
+	srv := p.httpServer(cfg)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		srv.Close()

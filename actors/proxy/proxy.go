@@ -52,8 +52,8 @@ func (p *Proxy) Table() *Table { return p.table.Load() }
 // StartDrain makes /health answer 503 from now on.
 func (p *Proxy) StartDrain() { p.draining.Store(true) }
 
-// NewServer returns the client-facing HTTP server for cfg, serving p.
-func (p *Proxy) NewServer(cfg *proxyconf.Config) *http.Server {
+// httpServer returns the client-facing HTTP server for cfg, serving p.
+func (p *Proxy) httpServer(cfg *proxyconf.Config) *http.Server {
 	return &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: cfg.Server.ClientHeaderTimeout,

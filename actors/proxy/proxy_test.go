@@ -227,7 +227,7 @@ func TestNoHealthyBackendIs503(t *testing.T) {
 	conf := "[health]\ninterval = \"50ms\"\nfailure_threshold = 1\n" + routeConf("/", sick)
 	h := startProxy(t, conf)
 	eventually(t, 5*time.Second, "backend never became unhealthy", func() bool {
-		return !h.tree.Routes[0].Backends[0].Snapshot().InRotation()
+		return !h.tree.Routes[0].Backends[0].Actor.Snapshot().InRotation()
 	})
 	start := time.Now()
 	resp, _ := h.get("/x")
@@ -251,7 +251,7 @@ func TestOwnEndpoints(t *testing.T) {
 		t.Errorf("/ = %d %q, want the status message", resp.StatusCode, body)
 	}
 	eventually(t, 5*time.Second, "first probe never recorded", func() bool {
-		return h.tree.Routes[0].Backends[0].Snapshot().LastCheck != nil
+		return h.tree.Routes[0].Backends[0].Actor.Snapshot().LastCheck != nil
 	})
 	resp, body = h.get("/health/backends")
 	var doc struct {

@@ -77,6 +77,23 @@ func (p *Pools) get(route string, b proxyconf.Backend, u proxyconf.Upstream) *ht
 	return t
 }
 
+// Forget drops the pools of backends cfg no longer has, closing their idle
+// connections; connections still carrying requests close when those end.
+func (p *Pools) Forget(cfg *proxyconf.Config) {
+	keep := map[poolKey]bool{}
+	for _, r := range cfg.Routes {
+		for _, b := range r.Backends {
+			keep[poolKey{r.PathPrefix, b.URL}] = true
+		}
+	}
+	for k, e := range p.m {
+		if !keep[k] {
+			e.t.CloseIdleConnections()
+			delete(p.m, k)
+		}
+	}
+}
+
 // CloseIdle closes the idle connections of every pool.
 func (p *Pools) CloseIdle() {
 	for _, e := range p.m {
@@ -128,7 +145,7 @@ func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools, m *M
 			u := &upstream{
 				url:       bc.URL,
 				host:      bc.Host,
-				actor:     n.Backends[j],
+				actor:     n.Backends[j].Actor,
 				transport: pools.get(rc.PathPrefix, bc, rc.Upstream),
 			}
 			if m != nil {
@@ -140,4 +157,12 @@ func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools, m *M
 	}
 	t.matcher = pathx.NewMatcher(prefixes)
 	return t
+}
+
+// route returns the route whose path_prefix is prefix, or nil.
+func (t *Table) route(prefix string) *route {
+	if i, ok := t.matcher.Match(prefix); ok && t.routes[i].conf.PathPrefix == prefix {
+		return t.routes[i]
+	}
+	return nil
 }
