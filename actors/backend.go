@@ -36,6 +36,7 @@ type BackendSnapshot struct {
 	Ejections    uint64    // passive ejections so far
 	Streak       int       // ejections in a row, each soon after the last return
 	LastReturn   time.Time // last return to healthy; zero before the first
+	InSince      time.Time // when it last entered rotation; zero: in since start-up
 	LastCheck    *messages.ProbeResult
 	LastChange   *Transition
 	// Counters for metrics: failures by source and transitions by target state.
@@ -95,6 +96,14 @@ func NewBackend(route string, url string, h proxyconf.Health, log *slog.Logger) 
 	b.health.Store(&h)
 	b.snap.Store(&BackendSnapshot{Route: route, URL: url, State: messages.Healthy})
 	return b
+}
+
+// Joined marks a backend added by a reload as entering rotation at t, so
+// slow start ramps its share. Call it before Run.
+func (b *Backend) Joined(t time.Time) {
+	s := *b.snap.Load()
+	s.InSince = t
+	b.snap.Store(&s)
 }
 
 // Name identifies the actor in supervisor logs.

@@ -1,42 +1,88 @@
 package actors
 
 import (
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
 	"ferrum/messages"
 	"ferrum/proxyconf"
 )
 
+// fullShare is a backend's weight multiplier once slow start is over; a
+// backend that just returned starts at a tenth of it.
+const (
+	fullShare  = 100
+	startShare = 10
+)
+
 // routeState is a route actor's private state: which backends are in
-// rotation, how many attempts each has in flight, and the balancing cursor.
+// rotation, how many attempts each has in flight, and what each balancing
+// strategy remembers between picks.
 type routeState struct {
 	balancing proxyconf.Balancing
-	in        []bool
-	inflight  []int
-	nIn       int
-	cursor    int
+	weights   []int
+	uniform   bool     // every weight the same: cheaper paths apply
+	seeds     []uint64 // per backend, mixed into consistent-hash keys
+
+	in       []bool
+	inList   []int       // indexes in rotation, ascending
+	inSince  []time.Time // when each entered rotation; zero: full share
+	inflight []int
+	total    int // sum of inflight
+	retries  int // retry tokens out
+
+	cursor  int   // round robin without weights
+	current []int // smooth weighted round robin
+	rng     *rand.Rand
 }
 
 func newRouteState(r *Route) *routeState {
 	n := len(r.backends)
-	st := &routeState{balancing: r.balancing, in: make([]bool, n), inflight: make([]int, n)}
+	st := &routeState{
+		balancing: r.balancing, weights: r.weights, uniform: true,
+		seeds: make([]uint64, n), in: make([]bool, n), inSince: make([]time.Time, n),
+		inflight: make([]int, n), current: make([]int, n),
+		rng: rand.New(rand.NewPCG(xxhash.Sum64String(r.prefix), 0x9e3779b97f4a7c15)),
+	}
 	for i, b := range r.backends {
-		if b.Snapshot().InRotation() {
+		st.seeds[i] = xxhash.Sum64String(b.URL())
+		if r.weights[i] != r.weights[0] {
+			st.uniform = false
+		}
+		if s := b.Snapshot(); s.InRotation() {
 			st.in[i] = true
-			st.nIn++
+			st.inSince[i] = s.InSince
 		}
 	}
+	st.rebuild()
 	return st
 }
 
-func (st *routeState) setIn(i int, in bool) {
-	if i < 0 || i >= len(st.in) || st.in[i] == in {
+func (st *routeState) rebuild() {
+	st.inList = st.inList[:0]
+	for i, in := range st.in {
+		if in {
+			st.inList = append(st.inList, i)
+		}
+	}
+}
+
+func (st *routeState) setIn(i int, in bool, since time.Time) {
+	if i < 0 || i >= len(st.in) {
+		return
+	}
+	if in {
+		st.inSince[i] = since
+	}
+	if st.in[i] == in {
 		return
 	}
 	st.in[i] = in
-	if in {
-		st.nIn++
-	} else {
-		st.nIn--
-	}
+	st.current[i] = 0
+	st.rebuild()
 }
 
 // mayEject answers a backend's request to leave rotation on passive
@@ -48,59 +94,211 @@ func (st *routeState) mayEject(i, percent int) bool {
 		return false
 	}
 	n := len(st.in)
-	out := n - st.nIn
+	out := n - len(st.inList)
 	if out+1 > n*percent/100 {
 		return false
 	}
-	st.setIn(i, false)
+	st.setIn(i, false, time.Time{})
 	return true
 }
 
-func (st *routeState) release(i int) {
-	if i >= 0 && i < len(st.inflight) && st.inflight[i] > 0 {
+// mayRetry grants a retry token while retries in flight stay within
+// max(min_retry_concurrency, budget_percent of the requests in flight). The
+// requests counted are those on their first attempt (attempts in flight less
+// the retry tokens out), so upstream load stays within (1 + budget) times
+// the client load however long attempts take.
+func (st *routeState) mayRetry(s *RouteSettings) bool {
+	limit := max(s.MinRetryConcurrency, max(st.total-st.retries, 0)*s.BudgetPercent/100)
+	if st.retries+1 > limit {
+		return false
+	}
+	st.retries++
+	return true
+}
+
+func (st *routeState) release(m messages.Release) {
+	if m.Retry && st.retries > 0 {
+		st.retries--
+	}
+	if i := m.Index; i >= 0 && i < len(st.inflight) && st.inflight[i] > 0 {
 		st.inflight[i]--
+		st.total--
 	}
 }
 
-// pick chooses a backend in rotation, O(1) for the usual case and free of
-// allocation. avoid is skipped when any other backend is in rotation.
-func (st *routeState) pick(req messages.PickRequest) messages.PickReply {
-	if st.nIn == 0 {
+// pick chooses a backend in rotation without allocating. Avoid is skipped
+// when any other backend is in rotation.
+func (st *routeState) pick(req messages.PickRequest, s *RouteSettings) messages.PickReply {
+	if len(st.inList) == 0 {
 		return messages.PickReply{}
 	}
+	var now time.Time
+	if s.SlowStart > 0 {
+		now = time.Now()
+	}
 	var i int
-	switch st.balancing {
-	case proxyconf.FirstHealthy:
+	switch {
+	case len(st.inList) == 1:
+		i = st.inList[0]
+	case st.balancing == proxyconf.FirstHealthy:
 		i = st.firstIn(0, req.Avoid)
-	default:
+	case st.balancing == proxyconf.ConsistentHash && req.HasHash:
+		i = st.rendezvous(req.Hash, req.Avoid, now, s.SlowStart)
+	case st.balancing == proxyconf.LeastRequests || st.balancing == proxyconf.ConsistentHash:
+		i = st.leastRequests(req.Avoid, now, s.SlowStart)
+	case st.uniform && !st.ramping(now, s.SlowStart):
 		i = st.firstIn(st.cursor, req.Avoid)
 		st.cursor = i + 1
 		if st.cursor == len(st.in) {
 			st.cursor = 0
 		}
+	default:
+		i = st.smooth(req.Avoid, now, s.SlowStart)
 	}
 	st.inflight[i]++
+	st.total++
 	return messages.PickReply{Index: i, OK: true}
 }
 
+// share is backend i's effective weight, scaled by fullShare: during slow
+// start it grows linearly from a tenth of the weight to all of it.
+func (st *routeState) share(i int, now time.Time, window time.Duration) int {
+	w := st.weights[i] * fullShare
+	since := st.inSince[i]
+	if window <= 0 || since.IsZero() {
+		return w
+	}
+	el := now.Sub(since)
+	if el >= window {
+		return w
+	}
+	if el < 0 {
+		el = 0
+	}
+	f := startShare + int(int64(fullShare-startShare)*int64(el)/int64(window))
+	return st.weights[i] * f
+}
+
+// ramping reports whether any backend in rotation is still in slow start.
+func (st *routeState) ramping(now time.Time, window time.Duration) bool {
+	if window <= 0 {
+		return false
+	}
+	for _, i := range st.inList {
+		if !st.inSince[i].IsZero() && now.Sub(st.inSince[i]) < window {
+			return true
+		}
+	}
+	return false
+}
+
+// skip reports whether i must be passed over: it is avoid and another
+// backend is in rotation.
+func (st *routeState) skip(i, avoid int) bool {
+	return i == avoid && len(st.inList) > 1
+}
+
 // firstIn returns the first backend in rotation at or after start (wrapping),
-// other than avoid unless avoid is the only one. nIn must be > 0.
+// other than avoid unless avoid is the only one.
 func (st *routeState) firstIn(start, avoid int) int {
 	n := len(st.in)
-	fallback := -1
 	for k := 0; k < n; k++ {
 		i := start + k
 		if i >= n {
 			i -= n
 		}
-		if !st.in[i] {
-			continue
+		if st.in[i] && !st.skip(i, avoid) {
+			return i
 		}
-		if i == avoid {
-			fallback = i
-			continue
-		}
-		return i
 	}
-	return fallback
+	return st.inList[0]
+}
+
+// smooth is smooth weighted round robin: each pick adds every backend's
+// share to its running total and takes the largest, which then gives back
+// the sum. The heavy backend's picks spread evenly instead of bunching.
+func (st *routeState) smooth(avoid int, now time.Time, window time.Duration) int {
+	best, sum := -1, 0
+	for _, i := range st.inList {
+		if st.skip(i, avoid) {
+			continue
+		}
+		w := st.share(i, now, window)
+		st.current[i] += w
+		sum += w
+		if best < 0 || st.current[i] > st.current[best] {
+			best = i
+		}
+	}
+	st.current[best] -= sum
+	return best
+}
+
+// leastRequests takes two different random backends in rotation and picks
+// the one with fewer attempts in flight for its share (power of two choices).
+func (st *routeState) leastRequests(avoid int, now time.Time, window time.Duration) int {
+	cand := st.inList
+	pa, pb := st.rng.IntN(len(cand)), st.rng.IntN(len(cand)-1)
+	if pb >= pa {
+		pb++ // two different positions, each pair equally likely
+	}
+	a, b := cand[pa], cand[pb]
+	switch {
+	case st.skip(a, avoid):
+		return b
+	case st.skip(b, avoid):
+		return a
+	}
+	// (inflight+1)/share compared without division; the +1 lets weights
+	// decide between idle backends too.
+	sa, sb := st.share(a, now, window), st.share(b, now, window)
+	if (st.inflight[a]+1)*sb <= (st.inflight[b]+1)*sa {
+		return a
+	}
+	return b
+}
+
+// rendezvous maps a key hash to a backend by highest random weight: each
+// backend scores the key by mixing it with its own seed; weights scale the
+// score as -w/ln(u). A key moves only when its backend leaves or returns.
+func (st *routeState) rendezvous(h uint64, avoid int, now time.Time, window time.Duration) int {
+	best := -1
+	var bestScore float64
+	var bestRaw uint64
+	weighted := !st.uniform || st.ramping(now, window)
+	for _, i := range st.inList {
+		if st.skip(i, avoid) {
+			continue
+		}
+		raw := mix64(h ^ st.seeds[i])
+		if !weighted {
+			if best < 0 || raw > bestRaw {
+				best, bestRaw = i, raw
+			}
+			continue
+		}
+		u := (float64(raw>>11) + 0.5) / (1 << 53)
+		w := float64(st.share(i, now, window))
+		// -ln(u) >= 1-u, so w/(1-u) bounds the score from above: most
+		// backends lose without paying for the logarithm.
+		if best >= 0 && w/(1-u) <= bestScore {
+			continue
+		}
+		score := w / -math.Log(u)
+		if best < 0 || score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
+}
+
+// mix64 is a 64-bit finalizer (from MurmurHash3): every input bit affects
+// every output bit, so per-backend scores of one key are independent.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }

@@ -75,6 +75,7 @@ func (m *machine) probe(r messages.ProbeResult) {
 	if m.s.State == messages.Unhealthy && m.s.ConsecOKs >= h.RecoveryThreshold {
 		m.move(r.At, messages.Healthy, messages.ReasonActiveRecovery)
 		m.s.LastReturn = r.At
+		m.s.InSince = r.At
 	}
 }
 
@@ -139,6 +140,6 @@ func (m *machine) askEject(ctx context.Context) bool {
 // tellRoute tells the route actor whether the backend is in rotation.
 func (m *machine) tellRoute(ctx context.Context, in bool) {
 	if sub := m.b.sub.Load(); sub != nil {
-		sub.route.rotation(ctx, messages.Rotation{Index: sub.index, In: in})
+		sub.route.rotation(ctx, messages.Rotation{Index: sub.index, In: in, Since: m.s.InSince})
 	}
 }

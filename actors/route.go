@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"ferrum/messages"
 	"ferrum/proxyconf"
@@ -22,6 +23,7 @@ type Route struct {
 	prefix    string
 	backends  []*Backend
 	balancing proxyconf.Balancing
+	weights   []int
 
 	// picks: askers wait under their request's context when it is full.
 	picks chan messages.PickRequest
@@ -32,30 +34,58 @@ type Route struct {
 	// senders wait under their context.
 	control chan any
 
-	maxOutPercent atomic.Int32 // written by SetMaxEjectedPercent's caller
-	done          chan struct{}
-	retireOnce    sync.Once
+	settings   atomic.Pointer[RouteSettings] // written by SetSettings's caller
+	done       chan struct{}
+	retireOnce sync.Once
 }
 
 type inflightQuery struct{ reply chan []int }
+
+type retryAsk struct{ reply chan bool }
 
 type ejectAsk struct {
 	messages.EjectAsk
 }
 
-// NewRoute makes the route actor for prefix over backends (in config order).
-// Run starts it.
-func NewRoute(prefix string, balancing proxyconf.Balancing, maxEjectedPercent int, backends []*Backend) *Route {
+// RouteSettings are the route settings a reload may change without a new
+// route actor.
+type RouteSettings struct {
+	MaxEjectedPercent   int
+	SlowStart           time.Duration
+	BudgetPercent       int
+	MinRetryConcurrency int
+}
+
+// SettingsOf extracts a route's RouteSettings from its config.
+func SettingsOf(rc *proxyconf.Route) RouteSettings {
+	return RouteSettings{
+		MaxEjectedPercent:   rc.Health.MaxEjectedPercent,
+		SlowStart:           rc.Health.SlowStart,
+		BudgetPercent:       rc.Retry.BudgetPercent,
+		MinRetryConcurrency: rc.Retry.MinRetryConcurrency,
+	}
+}
+
+// NewRoute makes the route actor for rc's prefix over backends (in
+// rc.Backends order, which gives their weights). Run starts it.
+func NewRoute(rc *proxyconf.Route, backends []*Backend) *Route {
 	r := &Route{
-		prefix:    prefix,
+		prefix:    rc.PathPrefix,
 		backends:  backends,
-		balancing: balancing,
+		balancing: rc.Balancing,
+		weights:   make([]int, len(backends)),
 		picks:     make(chan messages.PickRequest, 1024),
 		releases:  make(chan messages.Release, 4096),
 		control:   make(chan any, 64),
 		done:      make(chan struct{}),
 	}
-	r.maxOutPercent.Store(int32(maxEjectedPercent))
+	for i := range r.weights {
+		r.weights[i] = 1
+		if i < len(rc.Backends) {
+			r.weights[i] = rc.Backends[i].Weight
+		}
+	}
+	r.SetSettings(SettingsOf(rc))
 	return r
 }
 
@@ -69,8 +99,8 @@ func (r *Route) Prefix() string { return r.prefix }
 // shared and must not be modified.
 func (r *Route) Backends() []*Backend { return r.backends }
 
-// SetMaxEjectedPercent changes the passive-ejection cap for later questions.
-func (r *Route) SetMaxEjectedPercent(p int) { r.maxOutPercent.Store(int32(p)) }
+// SetSettings changes the settings later picks and questions use.
+func (r *Route) SetSettings(s RouteSettings) { r.settings.Store(&s) }
 
 // Retire stops the actor taking requests for good; askers still waiting are
 // answered with ErrRetired. Safe to call more than once.
@@ -102,10 +132,33 @@ func (r *Route) Pick(ctx context.Context, avoid int, hash uint64, hasHash bool) 
 
 // Release gives back a pick once its attempt is over. It waits only when the
 // mailbox is full, and returns at once after the actor is retired.
-func (r *Route) Release(index int) {
+func (r *Route) Release(index int) { r.release(messages.Release{Index: index}) }
+
+// ReleaseRetry gives back a retry token granted by MayRetry, once the retry
+// it allowed is over (or was not made after all).
+func (r *Route) ReleaseRetry() { r.release(messages.Release{Index: -1, Retry: true}) }
+
+func (r *Route) release(m messages.Release) {
 	select {
-	case r.releases <- messages.Release{Index: index}:
+	case r.releases <- m:
 	case <-r.done:
+	}
+}
+
+// MayRetry asks for a retry token under the route's retry budget: retries in
+// flight stay at or below max(min_retry_concurrency, budget_percent of the
+// attempts in flight). A granted token must be given back with ReleaseRetry.
+// It returns false when ctx ends or the actor is retired.
+func (r *Route) MayRetry(ctx context.Context) bool {
+	reply := make(chan bool, 1)
+	if !r.send(ctx, retryAsk{reply: reply}) {
+		return false
+	}
+	select {
+	case ok := <-reply:
+		return ok
+	case <-r.done:
+		return false
 	}
 }
 
@@ -176,10 +229,10 @@ func (r *Route) Run(ctx context.Context) (err error) {
 			return nil
 		case req := <-r.picks:
 			pending = req.Reply
-			req.Reply <- st.pick(req)
+			req.Reply <- st.pick(req, r.settings.Load())
 			pending = nil
 		case rel := <-r.releases:
-			st.release(rel.Index)
+			st.release(rel)
 		case c := <-r.control:
 			r.handleControl(st, c)
 		}
@@ -189,9 +242,11 @@ func (r *Route) Run(ctx context.Context) (err error) {
 func (r *Route) handleControl(st *routeState, c any) {
 	switch m := c.(type) {
 	case messages.Rotation:
-		st.setIn(m.Index, m.In)
+		st.setIn(m.Index, m.In, m.Since)
 	case ejectAsk:
-		m.Reply <- st.mayEject(m.Index, int(r.maxOutPercent.Load()))
+		m.Reply <- st.mayEject(m.Index, r.settings.Load().MaxEjectedPercent)
+	case retryAsk:
+		m.reply <- st.mayRetry(r.settings.Load())
 	case inflightQuery:
 		m.reply <- append([]int(nil), st.inflight...)
 	}

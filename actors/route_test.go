@@ -11,13 +11,22 @@ import (
 	"ferrum/proxyconf"
 )
 
-func newTestRoute(balancing proxyconf.Balancing, n int) *Route {
+func newTestRoute(balancing proxyconf.Balancing, n int, weights ...int) *Route {
+	rc := &proxyconf.Route{PathPrefix: "/api", Balancing: balancing, Health: testHealth(), Retry: proxyconf.Default().Retry}
 	bs := make([]*Backend, n)
 	for i := range bs {
-		bs[i] = NewBackend("/api", fmt.Sprintf("http://127.0.0.1:%d", 3001+i), testHealth(), quiet)
+		url := fmt.Sprintf("http://127.0.0.1:%d", 3001+i)
+		bs[i] = NewBackend("/api", url, testHealth(), quiet)
+		w := 1
+		if i < len(weights) {
+			w = weights[i]
+		}
+		rc.Backends = append(rc.Backends, proxyconf.Backend{URL: url, Weight: w})
 	}
-	return NewRoute("/api", balancing, 50, bs)
+	return NewRoute(rc, bs)
 }
+
+var testSettings = &RouteSettings{MaxEjectedPercent: 50, BudgetPercent: 20, MinRetryConcurrency: 3}
 
 func TestPickSequence(t *testing.T) {
 	cases := []struct {
@@ -41,10 +50,10 @@ func TestPickSequence(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			st := newRouteState(newTestRoute(c.balancing, c.n))
 			for _, i := range c.out {
-				st.setIn(i, false)
+				st.setIn(i, false, time.Time{})
 			}
 			for k, want := range c.want {
-				rep := st.pick(messages.PickRequest{Avoid: c.avoid})
+				rep := st.pick(messages.PickRequest{Avoid: c.avoid}, testSettings)
 				got := rep.Index
 				if !rep.OK {
 					got = -1
@@ -76,8 +85,8 @@ func TestMayEjectKeepsHalfThePool(t *testing.T) {
 			if granted != c.wantOut {
 				t.Fatalf("granted %d ejections, want %d", granted, c.wantOut)
 			}
-			if st.nIn != c.n-c.wantOut {
-				t.Fatalf("in rotation %d, want %d", st.nIn, c.n-c.wantOut)
+			if len(st.inList) != c.n-c.wantOut {
+				t.Fatalf("in rotation %d, want %d", len(st.inList), c.n-c.wantOut)
 			}
 		})
 	}
@@ -85,10 +94,10 @@ func TestMayEjectKeepsHalfThePool(t *testing.T) {
 
 func TestInflightCounts(t *testing.T) {
 	st := newRouteState(newTestRoute(proxyconf.FirstHealthy, 2))
-	st.pick(messages.PickRequest{Avoid: -1})
-	st.pick(messages.PickRequest{Avoid: -1})
-	st.release(0)
-	st.release(1) // never picked: must not go negative
+	st.pick(messages.PickRequest{Avoid: -1}, testSettings)
+	st.pick(messages.PickRequest{Avoid: -1}, testSettings)
+	st.release(messages.Release{Index: 0})
+	st.release(messages.Release{Index: 1}) // never picked: must not go negative
 	if st.inflight[0] != 1 || st.inflight[1] != 0 {
 		t.Fatalf("inflight = %v, want [1 0]", st.inflight)
 	}
@@ -223,4 +232,30 @@ func BenchmarkPickRoundTripParallel(b *testing.B) {
 			r.Release(idx)
 		}
 	})
+}
+
+func TestRetryBudget(t *testing.T) {
+	cases := []struct {
+		name              string
+		inflight, retries int // attempts in flight, tokens already out
+		budget, min       int
+		want              bool
+	}{
+		{"min concurrency always allowed", 0, 2, 20, 3, true},
+		{"past min with nothing in flight", 0, 3, 20, 3, false},
+		{"within budget", 100, 10, 20, 3, true},
+		{"budget counts first attempts only", 100, 17, 20, 3, false},
+		{"zero budget leaves the minimum", 1000, 2, 0, 3, true},
+		{"zero budget and zero minimum", 1000, 0, 0, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := newRouteState(newTestRoute(proxyconf.RoundRobin, 1))
+			st.total, st.retries = c.inflight, c.retries
+			s := &RouteSettings{BudgetPercent: c.budget, MinRetryConcurrency: c.min}
+			if got := st.mayRetry(s); got != c.want {
+				t.Fatalf("mayRetry with %d in flight, %d retries out = %v, want %v", c.inflight, c.retries, got, c.want)
+			}
+		})
+	}
 }

@@ -117,16 +117,21 @@ type PickReply struct {
 }
 
 // Release tells a route actor that an attempt on backend Index is over, so
-// its in-flight count drops.
+// its in-flight count drops, or (Retry) that a retry token is given back;
+// Index is -1 when no attempt is released.
 type Release struct {
 	Index int
+	Retry bool
 }
 
 // Rotation tells a route actor whether backend Index is in rotation. A
 // backend actor sends it on every change, and once when it subscribes.
+// Since is when the backend last entered rotation (zero: it has been in
+// since start-up), from which slow start ramps its share.
 type Rotation struct {
 	Index int
 	In    bool
+	Since time.Time
 }
 
 // EjectAsk asks a route actor whether backend Index may be ejected on passive

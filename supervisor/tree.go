@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"ferrum/actors"
 	"ferrum/proxyconf"
@@ -71,7 +72,7 @@ func (s *Supervisor) Reload(ctx context.Context, old *Tree, cfg *proxyconf.Confi
 	keptRoutes := map[*RouteNode]bool{}
 	for _, rc := range cfg.Routes {
 		prev := oldRoutes[rc.PathPrefix]
-		n, err := s.reloadRoute(ctx, prev, rc, t.probes, kept, &ch)
+		n, err := s.reloadRoute(ctx, prev, rc, t.probes, kept, &ch, len(old.Routes) > 0)
 		if err != nil {
 			return nil, ch, nil, err
 		}
@@ -109,7 +110,7 @@ func (s *Supervisor) Reload(ctx context.Context, old *Tree, cfg *proxyconf.Confi
 	return t, ch, finish, nil
 }
 
-func (s *Supervisor) reloadRoute(ctx context.Context, prev *RouteNode, rc proxyconf.Route, probes *http.Client, kept map[*BackendNode]bool, ch *Changes) (*RouteNode, error) {
+func (s *Supervisor) reloadRoute(ctx context.Context, prev *RouteNode, rc proxyconf.Route, probes *http.Client, kept map[*BackendNode]bool, ch *Changes, reloading bool) (*RouteNode, error) {
 	n := &RouteNode{Conf: rc}
 	prevByURL := map[string]*BackendNode{}
 	if prev != nil {
@@ -130,15 +131,18 @@ func (s *Supervisor) reloadRoute(ctx context.Context, prev *RouteNode, rc proxyc
 			continue
 		}
 		a := actors.NewBackend(rc.PathPrefix, bc.URL, rc.Health, s.log)
+		if reloading {
+			a.Joined(time.Now())
+		}
 		b := &BackendNode{Actor: a, actor: s.Start(a)}
 		n.Backends = append(n.Backends, b)
 		if prev != nil {
 			ch.BackendsAdded = append(ch.BackendsAdded, rc.PathPrefix+" "+bc.URL)
 		}
 	}
-	if prev != nil && sameBackends(prev, n) && prev.Conf.Balancing == rc.Balancing {
+	if prev != nil && sameBackends(prev, n) && prev.Conf.Balancing == rc.Balancing && slices.Equal(prev.Conf.Backends, rc.Backends) {
 		n.Actor, n.handle = prev.Actor, prev.handle
-		n.Actor.SetMaxEjectedPercent(rc.Health.MaxEjectedPercent)
+		n.Actor.SetSettings(actors.SettingsOf(&rc))
 		if !routeConfEqual(prev.Conf, rc) {
 			ch.RoutesChanged = append(ch.RoutesChanged, rc.PathPrefix)
 		}
@@ -147,7 +151,7 @@ func (s *Supervisor) reloadRoute(ctx context.Context, prev *RouteNode, rc proxyc
 		for i, b := range n.Backends {
 			list[i] = b.Actor
 		}
-		n.Actor = actors.NewRoute(rc.PathPrefix, rc.Balancing, rc.Health.MaxEjectedPercent, list)
+		n.Actor = actors.NewRoute(&rc, list)
 		n.handle = s.Start(n.Actor)
 		if prev != nil {
 			ch.RoutesChanged = append(ch.RoutesChanged, rc.PathPrefix)

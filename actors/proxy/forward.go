@@ -13,7 +13,6 @@ import (
 
 	"ferrum/actors"
 	"ferrum/messages"
-	"ferrum/proxyconf"
 )
 
 // noUserAgent keeps the transport from adding its own User-Agent when the
@@ -60,11 +59,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 
 	ctx, cancel := context.WithTimeout(r.Context(), retry.TotalTimeout)
 	defer cancel()
+	hash, hasHash := p.hashKey(r, rt)
+	a := attempts{p: p, r: r, ctx: ctx, idempotent: idempotent, body: body, replayable: replay != nil}
+	defer a.giveBack()
 	var held *heldResponse
 	var last failure
 	avoid := -1
 	for attempt := 1; ; attempt++ {
-		idx, ok, err := rt.actor.Pick(ctx, avoid, 0, false)
+		idx, ok, err := rt.actor.Pick(ctx, avoid, hash, hasHash)
 		if errors.Is(err, actors.ErrRetired) {
 			// A reload replaced the route's actor after this request read
 			// the table: carry on with the route as it is now.
@@ -104,33 +106,103 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		out := outbound(attemptCtx, r, b, rc.PreserveHost, target, reqBody, len(replay))
 		resp, err := b.transport.RoundTrip(out)
 		detach()
+		a.giveBack()
 		if err != nil {
 			cancelAttempt()
 			f := classify(err, body, r.Context(), ctx)
 			p.report(ex, rt, idx, f.client, 0, f.kind)
 			last = f
-			if p.mayRetry(ctx, r, attempt, retry, f.reason, f.client, idempotent, body, replay != nil) {
+			if a.allowed(rt, attempt, f.reason, f.client) {
 				p.retryLog(ex, rt, b, attempt, f.reason)
-				avoid = idx
-				continue
+				if a.wait(attempt) {
+					avoid = idx
+					continue
+				}
 			}
 			p.finish(w, ex, held, last)
 			return
 		}
-		if retry.RetriesStatus(resp.StatusCode) && p.mayRetry(ctx, r, attempt, retry, ReasonStatus, false, idempotent, body, replay != nil) {
+		if retry.RetriesStatus(resp.StatusCode) && resp.ContentLength <= lastResponseLimit &&
+			a.allowed(rt, attempt, ReasonStatus, false) {
 			h, complete := keepResponse(resp)
 			cancelAttempt()
 			p.report(ex, rt, idx, false, resp.StatusCode, "")
 			if complete {
 				held, last = h, failure{}
+			} else {
+				last = failure{kind: KindUpstreamReset, status: http.StatusBadGateway}
 			}
 			p.retryLog(ex, rt, b, attempt, ReasonStatus)
+			if !a.wait(attempt) {
+				p.finish(w, ex, held, last)
+				return
+			}
 			avoid = idx
 			continue
 		}
 		p.stream(w, ex, rt, idx, resp, cancelAttempt)
 		cancelAttempt()
 		return
+	}
+}
+
+// attempts decides on retries for one client request and holds its retry
+// token while a retry is under way.
+type attempts struct {
+	p          *Proxy
+	r          *http.Request
+	ctx        context.Context // bounded by total_timeout
+	idempotent bool
+	body       *bodyReader
+	replayable bool
+	token      *route // route whose retry token is held, nil for none
+}
+
+// allowed reports whether another attempt may follow one that failed for
+// reason, and takes a token from the route's retry budget when it may.
+func (a *attempts) allowed(rt *route, attempt int, reason string, clientFault bool) bool {
+	rp := &rt.conf.Retry
+	if clientFault || attempt >= rp.MaxAttempts || a.ctx.Err() != nil {
+		return false
+	}
+	bodyIntact := a.body == nil || a.replayable || a.body.n == 0
+	if !bodyIntact || (reason != ReasonConnect && !a.idempotent) {
+		return false
+	}
+	if dl, ok := a.ctx.Deadline(); ok && time.Until(dl) <= rp.Backoff/2 {
+		return false
+	}
+	if !rt.actor.MayRetry(a.ctx) {
+		if rt.metrics != nil {
+			rt.metrics.skipped.Inc()
+		}
+		return false
+	}
+	a.token = rt
+	return true
+}
+
+// wait sleeps the backoff before attempt+1; false when time ran out first.
+func (a *attempts) wait(attempt int) bool {
+	d := backoff(a.token.conf.Retry.Backoff, attempt)
+	if dl, ok := a.ctx.Deadline(); ok && time.Until(dl) <= d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-a.ctx.Done():
+		return false
+	}
+}
+
+// giveBack returns the retry token, if one is held.
+func (a *attempts) giveBack() {
+	if a.token != nil {
+		a.token.actor.ReleaseRetry()
+		a.token = nil
 	}
 }
 
@@ -169,33 +241,6 @@ func outbound(ctx context.Context, r *http.Request, b *upstream, preserveHost bo
 		out.ContentLength = r.ContentLength
 	}
 	return out.WithContext(ctx)
-}
-
-// mayRetry decides whether another attempt is allowed, and waits out the
-// backoff when it is. reason is the retry reason of the failed attempt.
-func (p *Proxy) mayRetry(ctx context.Context, r *http.Request, attempt int, rp *proxyconf.Retry, reason string, clientFault, idempotent bool, body *bodyReader, replayable bool) bool {
-	if clientFault || attempt >= rp.MaxAttempts || ctx.Err() != nil {
-		return false
-	}
-	bodyIntact := body == nil || replayable || body.n == 0
-	switch {
-	case reason == ReasonConnect && bodyIntact:
-	case idempotent && bodyIntact:
-	default:
-		return false
-	}
-	d := backoff(rp.Backoff, attempt)
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
-		return false
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // backoff is the wait before attempt+1: base doubled for each attempt made,
