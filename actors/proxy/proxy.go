@@ -25,6 +25,7 @@ type Proxy struct {
 	draining atomic.Bool           // written by StartDrain
 	metrics  *Metrics              // nil: no metrics; set once by New
 	metricsH http.Handler
+	tunnels  tunnels
 }
 
 // New returns a proxy serving t, counting in m (nil for none; t must then
@@ -110,6 +111,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // proxy forwards a request that matched route ex.route.
 func (p *Proxy) proxy(w http.ResponseWriter, r *http.Request, t *Table, ex *exchange, path, query string, hasQuery bool) {
 	rt := ex.route
+	protocol := headers.UpgradeType(r.Header)
 	p.cleanRequest(r, t, ex.idHeader)
 	if len(r.TransferEncoding) > 0 {
 		// The request may have carried both Content-Length and
@@ -123,6 +125,10 @@ func (p *Proxy) proxy(w http.ResponseWriter, r *http.Request, t *Table, ex *exch
 	}
 	if hasQuery {
 		target += "?" + query
+	}
+	if protocol != "" {
+		p.upgrade(w, r, rt, target, protocol, ex)
+		return
 	}
 	p.forward(w, r, rt, target, ex)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,6 +145,14 @@ func (s *Server) Reload() {
 	}
 	s.proxy.SetTable(BuildTable(cfg, tree, s.pools, s.metrics))
 	finish()
+	s.proxy.CloseTunnelsUnless(func(route, backend string) bool {
+		for _, r := range cfg.Routes {
+			if r.PathPrefix == route && slices.ContainsFunc(r.Backends, func(b proxyconf.Backend) bool { return b.URL == backend }) {
+				return true
+			}
+		}
+		return false
+	}, cfg.Server.GracefulShutdownTimeout)
 	s.pools.Forget(cfg)
 	s.cfg, s.tree = cfg, tree
 	if s.level != nil {
@@ -214,7 +223,13 @@ func (s *Server) Drain(sig os.Signal, sigs <-chan os.Signal) int {
 	ctx, cancel := context.WithTimeout(context.Background(), c.GracefulShutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.srv.Shutdown(ctx) }()
+	go func() {
+		err := s.srv.Shutdown(ctx)
+		// Tunnels get the same deadline; closing them then is expected
+		// and does not count as cutting requests off.
+		s.proxy.DrainTunnels(ctx)
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -236,10 +251,13 @@ func (s *Server) forced(sig os.Signal) int {
 	return 1
 }
 
-// Close stops everything at once: listeners, connections, actors.
+// Close stops everything at once: listeners, connections, tunnels, actors.
 func (s *Server) Close() {
 	if s.srv != nil {
 		s.srv.Close()
+	}
+	if s.proxy != nil {
+		s.proxy.tunnels.each(func(t *tunnel) { t.close() })
 	}
 	if s.dbg != nil {
 		s.dbg.Close()
