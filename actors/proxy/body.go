@@ -1,14 +1,12 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -115,24 +113,20 @@ type errClientWrite struct{ err error }
 func (e *errClientWrite) Error() string { return "write to client: " + e.err.Error() }
 func (e *errClientWrite) Unwrap() error { return e.err }
 
-// copyResponse streams body to w. Every read from the backend must come
-// within pause or cancel (the attempt's) is called, cutting the connection.
-// flush pushes each piece to the client at once (streams of unknown length).
-func copyResponse(w http.ResponseWriter, body io.Reader, limit int64, pause time.Duration, cancel context.CancelFunc, flush bool) (int64, error) {
+// copyResponse streams body to w; the body itself bounds each pause of the
+// backend (read_timeout). Whatever was copied is flushed to the client
+// before the next read could wait on the backend, so bytes reach the client
+// as the backend sends them, while a fast body still goes out in large
+// writes.
+func copyResponse(w http.ResponseWriter, body io.Reader, limit int64) (int64, error) {
+	p, _ := body.(interface{ pending() bool })
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	var fired atomic.Bool
-	watchdog := time.AfterFunc(pause, func() { fired.Store(true); cancel() })
-	defer watchdog.Stop()
 	rc := http.NewResponseController(w)
 	var written int64
 	for {
-		// The pause is timed only while waiting on the backend, not while
-		// the client takes its time.
-		watchdog.Reset(pause)
 		n, rerr := body.Read(buf)
-		watchdog.Stop()
 		if n > 0 {
 			if written+int64(n) > limit {
 				n = int(limit - written)
@@ -143,7 +137,7 @@ func copyResponse(w http.ResponseWriter, body io.Reader, limit int64, pause time
 			if werr != nil {
 				return written, &errClientWrite{werr}
 			}
-			if flush {
+			if p == nil || !p.pending() {
 				if err := rc.Flush(); err != nil {
 					return written, &errClientWrite{err}
 				}
@@ -153,9 +147,6 @@ func copyResponse(w http.ResponseWriter, body io.Reader, limit int64, pause time
 			return written, nil
 		}
 		if rerr != nil {
-			if fired.Load() {
-				return written, errBodyTimeout
-			}
 			return written, rerr
 		}
 	}

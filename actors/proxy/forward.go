@@ -1,23 +1,16 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"ferrum/actors"
 	"ferrum/messages"
 )
-
-// noUserAgent keeps the transport from adding its own User-Agent when the
-// client sent none. Shared and never modified.
-var noUserAgent = []string{""}
 
 // lastResponseLimit bounds how much of a retried response is kept so the
 // client can still get it when every attempt fails.
@@ -92,19 +85,21 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		ex.backend = b
 		ex.attempts = attempt
 		ex.attemptStart = time.Now()
-		var reqBody io.ReadCloser
+		ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header}
+		if !rt.conf.PreserveHost {
+			ur.host = b.host
+		}
 		switch {
 		case replay != nil:
-			reqBody = io.NopCloser(bytes.NewReader(replay))
+			ur.body, ur.length, ur.replay = bytesReader(replay), int64(len(replay)), replay
 		case hasBody:
-			reqBody = body
+			ur.body, ur.length = body, r.ContentLength
 		}
 		// total_timeout bounds the attempt until response headers; a
 		// response being streamed is bounded by read_timeout pauses only.
 		attemptCtx, cancelAttempt := context.WithCancel(r.Context())
 		detach := context.AfterFunc(ctx, cancelAttempt)
-		out := outbound(attemptCtx, r, b, rc.PreserveHost, target, reqBody, len(replay))
-		resp, err := b.transport.RoundTrip(out)
+		resp, err := b.pool.roundTrip(attemptCtx, &ur, a.canResend)
 		detach()
 		a.giveBack()
 		if err != nil {
@@ -198,49 +193,19 @@ func (a *attempts) wait(attempt int) bool {
 	}
 }
 
+// canResend reports whether a request that got nothing back from a reused
+// keep-alive connection may go out again on a new one: only an idempotent
+// request whose body, if any, is kept whole.
+func (a *attempts) canResend() bool {
+	return a.idempotent && (a.body == nil || a.replayable)
+}
+
 // giveBack returns the retry token, if one is held.
 func (a *attempts) giveBack() {
 	if a.token != nil {
 		a.token.actor.ReleaseRetry()
 		a.token = nil
 	}
-}
-
-// outbound builds the request one attempt sends to backend b. It shares the
-// client's (already cleaned) header map, which no attempt modifies.
-func outbound(ctx context.Context, r *http.Request, b *upstream, preserveHost bool, target string, body io.ReadCloser, replayLen int) *http.Request {
-	path, query, _ := strings.Cut(target, "?")
-	u := &url.URL{Scheme: "http", Host: b.host, RawQuery: query}
-	if strings.HasPrefix(path, "//") {
-		// Opaque cannot start with "//"; such paths go through Path.
-		u.RawPath = path
-		u.Path, _ = url.PathUnescape(path)
-	} else {
-		u.Opaque = path
-	}
-	host := r.Host
-	if !preserveHost {
-		host = b.host
-	}
-	out := &http.Request{
-		Method:     r.Method,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     r.Header,
-		Host:       host,
-		Body:       body,
-	}
-	switch {
-	case body == nil:
-		out.ContentLength = 0
-	case replayLen > 0:
-		out.ContentLength = int64(replayLen)
-	default:
-		out.ContentLength = r.ContentLength
-	}
-	return out.WithContext(ctx)
 }
 
 // backoff is the wait before attempt+1: base doubled for each attempt made,

@@ -153,9 +153,6 @@ func (p *Proxy) cleanRequest(r *http.Request, t *Table, id []string) {
 		peer = ap.Addr().Unmap()
 	}
 	headers.SetForwarded(h, peer, t.trust.Contains(peer), "http", r.Host)
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = noUserAgent
-	}
 }
 
 // complete accounts for a finished client request: metrics, and the access

@@ -49,7 +49,7 @@ func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, 
 	}
 	w.WriteHeader(resp.StatusCode)
 	ex.status = resp.StatusCode
-	n, err := copyResponse(w, resp.Body, up.MaxResponseBodyBytes, up.ReadTimeout, cancelAttempt, resp.ContentLength < 0)
+	n, err := copyResponse(w, resp.Body, up.MaxResponseBodyBytes)
 	ex.bytes = n
 	if err == nil {
 		for k, vv := range resp.Trailer {

@@ -1,10 +1,6 @@
 package proxy
 
 import (
-	"context"
-	"net"
-	"net/http"
-	"time"
 
 	"ferrum/actors"
 	"ferrum/actors/proxy/headers"
@@ -36,9 +32,9 @@ type route struct {
 type upstream struct {
 	url       string
 	host      string // host:port dialled and, with preserve_host = false, sent as Host
-	actor     *actors.Backend
-	transport *http.Transport
-	metrics   *backendMetrics // nil without metrics
+	actor   *actors.Backend
+	pool    *connPool
+	metrics *backendMetrics // nil without metrics
 }
 
 // errDial marks a failure to open a connection to a backend: nothing was sent,
@@ -59,22 +55,22 @@ type poolKey struct{ route, url string }
 
 type poolEntry struct {
 	settings proxyconf.Upstream
-	t        *http.Transport
+	p        *connPool
 }
 
 // NewPools returns an empty pool set.
 func NewPools() *Pools { return &Pools{m: make(map[poolKey]*poolEntry)} }
 
-func (p *Pools) get(route string, b proxyconf.Backend, u proxyconf.Upstream) *http.Transport {
+func (p *Pools) get(route string, b proxyconf.Backend, u proxyconf.Upstream) *connPool {
 	k := poolKey{route, b.URL}
 	if e, ok := p.m[k]; ok && e.settings == u {
-		return e.t
+		return e.p
 	} else if ok {
-		e.t.CloseIdleConnections()
+		e.p.closeIdle()
 	}
-	t := newTransport(u)
-	p.m[k] = &poolEntry{settings: u, t: t}
-	return t
+	cp := newConnPool(b.Host, u)
+	p.m[k] = &poolEntry{settings: u, p: cp}
+	return cp
 }
 
 // Forget drops the pools of backends cfg no longer has, closing their idle
@@ -88,7 +84,7 @@ func (p *Pools) Forget(cfg *proxyconf.Config) {
 	}
 	for k, e := range p.m {
 		if !keep[k] {
-			e.t.CloseIdleConnections()
+			e.p.closeIdle()
 			delete(p.m, k)
 		}
 	}
@@ -97,28 +93,7 @@ func (p *Pools) Forget(cfg *proxyconf.Config) {
 // CloseIdle closes the idle connections of every pool.
 func (p *Pools) CloseIdle() {
 	for _, e := range p.m {
-		e.t.CloseIdleConnections()
-	}
-}
-
-func newTransport(u proxyconf.Upstream) *http.Transport {
-	d := &net.Dialer{Timeout: u.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, &errDial{err}
-			}
-			return c, nil
-		},
-		MaxIdleConns:           0,
-		MaxIdleConnsPerHost:    u.MaxIdleConnsPerBackend,
-		IdleConnTimeout:        90 * time.Second,
-		ResponseHeaderTimeout:  u.ReadTimeout,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: 1 << 20,
-		ForceAttemptHTTP2:      false,
+		e.p.closeIdle()
 	}
 }
 
@@ -146,7 +121,7 @@ func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools, m *M
 				url:       bc.URL,
 				host:      bc.Host,
 				actor:     n.Backends[j].Actor,
-				transport: pools.get(rc.PathPrefix, bc, rc.Upstream),
+				pool:      pools.get(rc.PathPrefix, bc, rc.Upstream),
 			}
 			if m != nil {
 				u.metrics = m.forBackend(rc.PathPrefix, bc.URL)

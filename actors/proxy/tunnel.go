@@ -121,7 +121,11 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	attemptCtx, cancelAttempt := context.WithCancel(context.Background())
 	defer cancelAttempt()
 	stop := context.AfterFunc(ctx, cancelAttempt)
-	resp, err := b.transport.RoundTrip(outbound(attemptCtx, r, b, rt.conf.PreserveHost, target, nil, 0))
+	ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header}
+	if !rt.conf.PreserveHost {
+		ur.host = b.host
+	}
+	resp, err := b.pool.roundTrip(attemptCtx, &ur, func() bool { return false })
 	stop()
 	if err != nil {
 		f := classify(err, nil, r.Context(), ctx)

@@ -1,0 +1,373 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"syscall"
+	"time"
+
+	"ferrum/proxyconf"
+)
+
+// connPool is one backend's keep-alive pool, owned by the request path: a
+// request takes an idle connection (or dials one), writes its request and
+// reads the response with net/http's own parser in its own goroutine, and
+// gives the connection back once the response body is read to the end. No
+// goroutine sits between the request and the socket.
+type connPool struct {
+	addr     string
+	dialer   net.Dialer
+	settings proxyconf.Upstream
+	idle     chan *pconn // bounded by max_idle_conns_per_backend; full means close
+}
+
+// idleTimeout closes pooled connections unused for longer; backends commonly
+// close theirs after a minute or more, and a stale one costs a retry.
+const idleTimeout = 50 * time.Second
+
+// maxResponseHead bounds a response's status line and headers.
+const maxResponseHead = 1 << 20
+
+func newConnPool(addr string, u proxyconf.Upstream) *connPool {
+	return &connPool{
+		addr:     addr,
+		dialer:   net.Dialer{Timeout: u.ConnectTimeout, KeepAlive: 30 * time.Second},
+		settings: u,
+		idle:     make(chan *pconn, u.MaxIdleConnsPerBackend),
+	}
+}
+
+// pconn is one connection to a backend.
+type pconn struct {
+	conn    net.Conn
+	lr      limitReader
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	idleAt  time.Time
+	reused  bool
+	pool    *connPool
+	stopCtx func() bool // detaches the request's context from the connection
+}
+
+// limitReader counts what the connection delivered and caps it while a
+// response head is read; limit < 0 means no cap.
+type limitReader struct {
+	r     io.Reader
+	n     int64
+	limit int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.limit >= 0 {
+		if l.n >= l.limit {
+			return 0, errHeadTooLarge
+		}
+		p = p[:min(int64(len(p)), l.limit-l.n)]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
+}
+
+var errHeadTooLarge = errors.New("upstream response head too large")
+
+func (p *connPool) get(ctx context.Context) (*pconn, error) {
+	for {
+		select {
+		case pc := <-p.idle:
+			if time.Since(pc.idleAt) < idleTimeout && alive(pc.conn) {
+				pc.reused = true
+				return pc, nil
+			}
+			pc.conn.Close()
+			continue
+		default:
+		}
+		c, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+		if err != nil {
+			return nil, &errDial{err}
+		}
+		pc := &pconn{conn: c, pool: p}
+		pc.lr.r = c
+		pc.lr.limit = -1
+		pc.br = bufio.NewReaderSize(&pc.lr, 16<<10)
+		pc.bw = bufio.NewWriterSize(c, 16<<10)
+		return pc, nil
+	}
+}
+
+// put returns a connection whose exchange ended cleanly.
+func (p *connPool) put(pc *pconn) {
+	pc.idleAt = time.Now()
+	select {
+	case p.idle <- pc:
+	default:
+		pc.conn.Close()
+	}
+}
+
+// closeIdle closes every idle connection.
+func (p *connPool) closeIdle() {
+	for {
+		select {
+		case pc := <-p.idle:
+			pc.conn.Close()
+		default:
+			return
+		}
+	}
+}
+
+// upstreamRequest is what one attempt sends.
+type upstreamRequest struct {
+	method string
+	target string // request-target, origin-form, as it goes on the wire
+	host   string
+	header http.Header
+	body   io.Reader // nil for none
+	length int64     // body length; -1: unknown, sent chunked
+	replay []byte    // the whole body, when it can be sent again
+}
+
+// excluded are the headers the request line and framing decide.
+var excluded = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Host": true, "Trailer": true, "Expect": true}
+
+// headReq and getReq tell http.ReadResponse how to read a body; it only
+// reads their Method. Shared, never modified.
+var (
+	headReq = &http.Request{Method: http.MethodHead}
+	getReq  = &http.Request{Method: http.MethodGet}
+)
+
+// roundTrip sends ur and returns the response with its head read; the body
+// streams from the connection, each read bounded by read_timeout. A reused
+// connection the backend had already closed is replaced once, when nothing
+// came back and the request can be sent again.
+func (p *connPool) roundTrip(ctx context.Context, ur *upstreamRequest, canResend func() bool) (*http.Response, error) {
+	for try := 0; ; try++ {
+		pc, err := p.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := pc.exchange(ctx, ur)
+		if err == nil {
+			return resp, nil
+		}
+		pc.conn.Close()
+		if pc.reused && try == 0 && pc.lr.n == 0 && ctx.Err() == nil && staleConn(err) && canResend() {
+			if ur.replay != nil {
+				ur.body = bytesReader(ur.replay)
+			}
+			continue
+		}
+		return nil, err
+	}
+}
+
+// staleConn reports errors that mean a kept-alive connection had been closed
+// by the backend before this request got there.
+func staleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func (pc *pconn) exchange(ctx context.Context, ur *upstreamRequest) (*http.Response, error) {
+	c := pc.conn
+	// The context ends the exchange by making every blocked read and write
+	// return at once.
+	pc.stopCtx = context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	readTimeout := pc.pool.settings.ReadTimeout
+	_ = c.SetWriteDeadline(time.Now().Add(readTimeout))
+	pc.lr.n = 0
+	if err := pc.writeRequest(ur, readTimeout); err != nil {
+		// The backend may have answered early (and closed); try to read it.
+		if resp, rerr := pc.readHead(ur, readTimeout, false); rerr == nil {
+			return resp, nil
+		}
+		pc.stopCtx()
+		return nil, err
+	}
+	resp, err := pc.readHead(ur, readTimeout, true)
+	if err != nil {
+		pc.stopCtx()
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (pc *pconn) writeRequest(ur *upstreamRequest, timeout time.Duration) error {
+	bw := pc.bw
+	bw.WriteString(ur.method)
+	bw.WriteByte(' ')
+	bw.WriteString(ur.target)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(ur.host)
+	bw.WriteString("\r\n")
+	if err := ur.header.WriteSubset(bw, excluded); err != nil {
+		return err
+	}
+	switch {
+	case ur.body == nil:
+		if ur.method == http.MethodPost || ur.method == http.MethodPut || ur.method == http.MethodPatch {
+			bw.WriteString("Content-Length: 0\r\n")
+		}
+		bw.WriteString("\r\n")
+	case ur.length >= 0:
+		bw.WriteString("Content-Length: ")
+		bw.WriteString(strconv.FormatInt(ur.length, 10))
+		bw.WriteString("\r\n\r\n")
+		if _, err := io.CopyN(deadlineWriter{pc, timeout, ur.replay == nil}, ur.body, ur.length); err != nil {
+			return err
+		}
+	default:
+		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+		cw := httputil.NewChunkedWriter(deadlineWriter{pc, timeout, true})
+		if _, err := io.Copy(cw, ur.body); err != nil {
+			return err
+		}
+		if err := cw.Close(); err != nil {
+			return err
+		}
+		bw.WriteString("\r\n")
+	}
+	return bw.Flush()
+}
+
+// deadlineWriter writes a request body through the connection's buffer,
+// giving each write read_timeout to get through. A body streamed from the
+// client is flushed piece by piece, as it arrives; a body held in memory
+// goes out in full buffers.
+type deadlineWriter struct {
+	pc      *pconn
+	timeout time.Duration
+	stream  bool
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	if d.stream || d.pc.bw.Available() < len(p) {
+		_ = d.pc.conn.SetWriteDeadline(time.Now().Add(d.timeout))
+	}
+	n, err := d.pc.bw.Write(p)
+	if err == nil && d.stream {
+		err = d.pc.bw.Flush()
+	}
+	return n, err
+}
+
+// readHead reads the response head, skipping interim 1xx answers (but not
+// 101), within read_timeout. reusable is false when the connection must not
+// go back to the pool whatever the response says.
+func (pc *pconn) readHead(ur *upstreamRequest, timeout time.Duration, reusable bool) (*http.Response, error) {
+	req := getReq
+	if ur.method == http.MethodHead {
+		req = headReq
+	}
+	_ = pc.conn.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		pc.lr.limit = pc.lr.n + maxResponseHead
+		resp, err := http.ReadResponse(pc.br, req)
+		pc.lr.limit = -1
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				// A tunnel lives as long as its two sides want.
+				_ = pc.conn.SetDeadline(time.Time{})
+				resp.Body = &upgraded{pc: pc}
+				return resp, nil
+			}
+			resp.Body = &upstreamBody{pc: pc, body: resp.Body, pause: timeout, keep: reusable && !resp.Close}
+			return resp, nil
+		}
+	}
+}
+
+// upstreamBody is a response body read straight off the pooled connection.
+// Each read must come within read_timeout; at the end the connection goes
+// back to the pool when the exchange allows it.
+type upstreamBody struct {
+	pc    *pconn
+	body  io.ReadCloser
+	pause time.Duration
+	keep  bool // the connection may be reused after this response
+	done  bool
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	_ = b.pc.conn.SetReadDeadline(time.Now().Add(b.pause))
+	n, err := b.body.Read(p)
+	switch {
+	case err == io.EOF:
+		b.finish(b.keep)
+	case err != nil:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			err = errBodyTimeout
+		}
+		b.finish(false)
+	}
+	return n, err
+}
+
+// pending reports whether more of the body is already buffered, so reading
+// on will not wait on the backend.
+func (b *upstreamBody) pending() bool { return !b.done && b.pc.br.Buffered() > 0 }
+
+// Close ends the exchange; a body not read to its end leaves the connection
+// unusable.
+func (b *upstreamBody) Close() error {
+	b.finish(false)
+	return nil
+}
+
+func (b *upstreamBody) finish(reuse bool) {
+	if b.done {
+		return
+	}
+	b.done = true
+	detached := b.pc.stopCtx()
+	if reuse && detached {
+		_ = b.pc.conn.SetDeadline(time.Time{})
+		b.pc.pool.put(b.pc)
+		return
+	}
+	b.pc.conn.Close()
+}
+
+// upgraded is the connection after a 101: reads take what the response
+// parser already buffered first.
+type upgraded struct{ pc *pconn }
+
+func (u *upgraded) Read(p []byte) (int, error)  { return u.pc.br.Read(p) }
+func (u *upgraded) Write(p []byte) (int, error) { return u.pc.conn.Write(p) }
+
+func (u *upgraded) Close() error {
+	u.pc.stopCtx()
+	return u.pc.conn.Close()
+}
+
+// bytesReader returns a reader over b.
+func bytesReader(b []byte) io.Reader {
+	return &sliceReader{b: b}
+}
+
+type sliceReader struct{ b []byte }
+
+func (s *sliceReader) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b)
+	s.b = s.b[n:]
+	return n, nil
+}

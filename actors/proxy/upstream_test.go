@@ -1,0 +1,88 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// closingBackend answers one request per connection and then closes it
+// without saying so (no "Connection: close"), the way a backend with a short
+// keep-alive timeout does.
+func closingBackend(t *testing.T) (string, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), &conns
+}
+
+func TestStaleKeepAliveConnectionsAreReplaced(t *testing.T) {
+	up, conns := closingBackend(t)
+	h := startProxy(t, "[health]\ninterval = \"1h\"\n[retry]\nmax_attempts = 1\n"+routeConf("/", up))
+	for i := 0; i < 20; i++ {
+		method := http.MethodGet
+		var body io.Reader
+		if i%2 == 1 {
+			method, body = http.MethodPost, strings.NewReader("payload")
+		}
+		req, _ := http.NewRequest(method, h.url+"/x", body)
+		if resp, got := do(t, req); resp.StatusCode != 200 || got != "ok\n" {
+			t.Fatalf("request %d (%s) over a backend that closes idle connections: %d %q", i, method, resp.StatusCode, got)
+		}
+	}
+	if n := conns.Load(); n < 20 {
+		t.Fatalf("backend saw %d connections for 20 requests; each needs its own", n)
+	}
+}
+
+func TestKeepAliveConnectionsAreReused(t *testing.T) {
+	var conns atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				conns.Add(1)
+			}
+		}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	h := startProxy(t, "[health]\ninterval = \"1h\"\n"+routeConf("/", "http://"+ln.Addr().String()))
+	for i := 0; i < 50; i++ {
+		if resp, _ := h.get("/x"); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	// One connection for the probe, one (reused) for the 50 requests.
+	if n := conns.Load(); n > 3 {
+		t.Fatalf("50 sequential requests opened %d upstream connections, want them reused", n)
+	}
+}
