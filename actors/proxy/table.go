@@ -1,7 +1,6 @@
 package proxy
 
 import (
-
 	"ferrum/actors"
 	"ferrum/actors/proxy/headers"
 	"ferrum/actors/proxy/pathx"
@@ -30,8 +29,8 @@ type route struct {
 
 // upstream is one backend of one route: its actor and connection pool.
 type upstream struct {
-	url       string
-	host      string // host:port dialled and, with preserve_host = false, sent as Host
+	url     string
+	host    string // host:port dialled and, with preserve_host = false, sent as Host
 	actor   *actors.Backend
 	pool    *connPool
 	metrics *backendMetrics // nil without metrics
@@ -118,10 +117,10 @@ func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools, m *M
 		}
 		for j, bc := range rc.Backends {
 			u := &upstream{
-				url:       bc.URL,
-				host:      bc.Host,
-				actor:     n.Backends[j].Actor,
-				pool:      pools.get(rc.PathPrefix, bc, rc.Upstream),
+				url:   bc.URL,
+				host:  bc.Host,
+				actor: n.Backends[j].Actor,
+				pool:  pools.get(rc.PathPrefix, bc, rc.Upstream),
 			}
 			if m != nil {
 				u.metrics = m.forBackend(rc.PathPrefix, bc.URL)
