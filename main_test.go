@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -143,6 +144,13 @@ var listenRE = regexp.MustCompile(`msg=server_start listen=(\S+)`)
 // waits until it serves.
 func startFerrum(t *testing.T, conf string) *proc {
 	t.Helper()
+	return startWith(t, conf, listenRE)
+}
+
+// startWith runs the binary on conf and finds its address in the
+// server_start line with re.
+func startWith(t *testing.T, conf string, re *regexp.Regexp) *proc {
+	t.Helper()
 	p := &proc{t: t, config: writeConfig(t, conf), stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(ferrumBin, "-config", p.config)
 	p.cmd.Stderr = p.stderr
@@ -159,7 +167,7 @@ func startFerrum(t *testing.T, conf string) *proc {
 		<-p.exited
 	})
 	waitFor(t, 10*time.Second, "ferrum to start", func() bool {
-		m := listenRE.FindStringSubmatch(p.stderr.String())
+		m := re.FindStringSubmatch(p.stderr.String())
 		if m == nil {
 			return false
 		}
@@ -450,4 +458,74 @@ func TestReloadInvalidFileKeepsServing(t *testing.T) {
 	if !strings.Contains(metricsText(t, p.url), `ferrum_proxy_config_reloads_total{result="success"} 1`) {
 		t.Errorf("reload with a changed listen not counted as a success")
 	}
+}
+
+func TestFailOnDeadPool(t *testing.T) {
+	live := fake(t, fakebackend.Options{Name: "live"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	conf := "[server]\nlisten = \"127.0.0.1:0\"\nfail_on_dead_pool = true\n" + routeTOML("/ok", live, dead) + routeTOML("/dead", dead)
+	cmd := exec.Command(ferrumBin, "-config", writeConfig(t, conf))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit %d (%v), want 1; stderr:\n%s", code, err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "route /dead") || !strings.Contains(stderr.String(), dead) {
+		t.Fatalf("stderr does not name the dead route and its backend:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "route /ok") {
+		t.Fatalf("a route with a live backend was reported dead:\n%s", stderr.String())
+	}
+	// The same file without the dead route starts.
+	p := startFerrum(t, "[server]\nlisten = \"127.0.0.1:0\"\nfail_on_dead_pool = true\n"+routeTOML("/ok", live, dead))
+	if code, _ := get(t, p.url+"/ok/x"); code != 200 {
+		t.Fatalf("route with one live backend answered %d", code)
+	}
+}
+
+func TestAccessLogJSON(t *testing.T) {
+	a := fake(t, fakebackend.Options{Name: "a"})
+	p := startFerrumJSON(t, "[server]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\naccess_log = true\n"+routeTOML("/api", a))
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/api/users", nil)
+	req.Header.Set("X-Request-Id", "trace-42")
+	resp, err := httpc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var line map[string]any
+	waitFor(t, 5*time.Second, "the request_complete line", func() bool {
+		for _, l := range strings.Split(p.stderr.String(), "\n") {
+			if strings.Contains(l, `"request_complete"`) {
+				return json.Unmarshal([]byte(l), &line) == nil
+			}
+		}
+		return false
+	})
+	want := map[string]any{"msg": "request_complete", "request_id": "trace-42", "method": "GET", "path": "/api/users",
+		"route": "/api", "backend": a, "status": float64(200), "attempts": float64(1), "error_kind": ""}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("request_complete %s = %v, want %v", k, line[k], v)
+		}
+	}
+	for _, k := range []string{"duration", "bytes", "time", "level"} {
+		if _, ok := line[k]; !ok {
+			t.Errorf("request_complete lacks %s: %v", k, line)
+		}
+	}
+}
+
+var jsonListenRE = regexp.MustCompile(`"msg":"server_start","listen":"([^"]+)"`)
+
+// startFerrumJSON is startFerrum for a config that logs JSON.
+func startFerrumJSON(t *testing.T, conf string) *proc {
+	t.Helper()
+	return startWith(t, conf, jsonListenRE)
 }
