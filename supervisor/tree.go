@@ -187,6 +187,9 @@ func retryEqual(a, b proxyconf.Retry) bool {
 		a.BudgetPercent == b.BudgetPercent && a.MinRetryConcurrency == b.MinRetryConcurrency
 }
 
+// CloseIdleProbes closes the probe connections kept alive between probes.
+func (t *Tree) CloseIdleProbes() { t.probes.CloseIdleConnections() }
+
 // Stop stops every actor of the tree: probers and route actors first,
 // backend actors last.
 func (t *Tree) Stop() {
