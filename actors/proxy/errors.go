@@ -97,8 +97,12 @@ func isInvalidResponse(err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return false
 	}
+	if errors.Is(err, errHeadTooLarge) {
+		return true
+	}
+	// net/http's response parser reports these as plain errors.
 	s := err.Error()
-	return strings.Contains(s, "malformed") || strings.Contains(s, "invalid") || strings.Contains(s, "too many") ||
+	return strings.Contains(s, "malformed") || strings.Contains(s, "bad ") || strings.Contains(s, "invalid") || strings.Contains(s, "too many") ||
 		strings.Contains(s, "unsupported") || strings.Contains(s, "bogus") || strings.Contains(s, "exceeded")
 }
 

@@ -135,7 +135,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 			avoid = idx
 			continue
 		}
-		p.stream(w, ex, rt, idx, resp, cancelAttempt)
+		p.stream(w, ex, rt, idx, resp)
 		cancelAttempt()
 		return
 	}

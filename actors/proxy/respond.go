@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -26,7 +25,7 @@ type exchange struct {
 }
 
 // stream sends an upstream response to the client, body streamed.
-func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, resp *http.Response, cancelAttempt context.CancelFunc) {
+func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, resp *http.Response) {
 	defer resp.Body.Close()
 	up := &rt.conf.Upstream
 	if resp.ContentLength > up.MaxResponseBodyBytes {

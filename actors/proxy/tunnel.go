@@ -134,7 +134,7 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 		return
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
-		p.stream(w, ex, rt, idx, resp, cancelAttempt)
+		p.stream(w, ex, rt, idx, resp)
 		return
 	}
 	upstream, ok := resp.Body.(io.ReadWriteCloser)

@@ -86,3 +86,40 @@ func TestKeepAliveConnectionsAreReused(t *testing.T) {
 		t.Fatalf("50 sequential requests opened %d upstream connections, want them reused", n)
 	}
 }
+
+func TestOversizedResponseHeadIsInvalid(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+				line := "X-Filler: " + strings.Repeat("a", 1000) + "\r\n"
+				for i := 0; i < 2000; i++ {
+					if _, err := io.WriteString(c, line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	h := startProxy(t, "[health]\ninterval = \"1h\"\n[retry]\nmax_attempts = 1\n"+routeConf("/", "http://"+ln.Addr().String()))
+	resp, _ := h.get("/x")
+	if resp.StatusCode != 502 {
+		t.Fatalf("2 MB response head: %d, want 502", resp.StatusCode)
+	}
+	if v := value(h.scrape(), "ferrum_proxy_errors_total", "kind=upstream_invalid_response"); v != 1 {
+		t.Fatalf("upstream_invalid_response = %v, want 1", v)
+	}
+}
