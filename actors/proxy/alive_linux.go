@@ -1,32 +1,36 @@
 package proxy
 
-import (
-	"net"
-	"syscall"
-)
+import "syscall"
+
+// initPeek prepares the liveness check once per connection.
+func (pc *pconn) initPeek() {
+	if sc, ok := pc.conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			pc.raw = raw
+			pc.peekFn = pc.peek
+		}
+	}
+}
 
 // alive reports whether an idle pooled connection is still open: a peek that
 // must not wait finds either nothing (open), or end of stream or stray bytes
 // (closed by the backend, or out of step), in one system call.
-func alive(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+func (pc *pconn) alive() bool {
+	if pc.raw == nil {
 		return true
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return true
+	pc.peekOpen = true
+	if err := pc.raw.Read(pc.peekFn); err != nil {
+		return false
 	}
-	open := true
+	return pc.peekOpen
+}
+
+func (pc *pconn) peek(fd uintptr) bool {
 	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case rerr == syscall.EAGAIN:
-		case rerr != nil || n >= 0:
-			open = false
-		}
-		return true
-	})
-	return err == nil && open
+	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	if err != syscall.EAGAIN && (err != nil || n >= 0) {
+		pc.peekOpen = false
+	}
+	return true
 }

@@ -97,13 +97,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		}
 		// total_timeout bounds the attempt until response headers; a
 		// response being streamed is bounded by read_timeout pauses only.
-		attemptCtx, cancelAttempt := context.WithCancel(r.Context())
-		detach := context.AfterFunc(ctx, cancelAttempt)
-		resp, err := b.pool.roundTrip(attemptCtx, &ur, a.canResend)
-		detach()
+		resp, err := b.pool.roundTrip(ctx, &ur, a.canResend)
 		a.giveBack()
 		if err != nil {
-			cancelAttempt()
 			f := classify(err, body, r.Context(), ctx)
 			p.report(ex, rt, idx, f.client, 0, f.kind)
 			last = f
@@ -120,7 +116,6 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		if retry.RetriesStatus(resp.StatusCode) && resp.ContentLength <= lastResponseLimit &&
 			a.allowed(rt, attempt, ReasonStatus, false) {
 			h, complete := keepResponse(resp)
-			cancelAttempt()
 			p.report(ex, rt, idx, false, resp.StatusCode, "")
 			if complete {
 				held, last = h, failure{}
@@ -136,7 +131,6 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 			continue
 		}
 		p.stream(w, ex, rt, idx, resp)
-		cancelAttempt()
 		return
 	}
 }

@@ -181,19 +181,23 @@ func (s *Server) keepListeners(cfg *proxyconf.Config) *proxyconf.Config {
 		warn("debug.listen", old.Debug.Listen, c.Debug.Listen)
 		c.Debug.Listen = old.Debug.Listen
 	}
-	restartOnly := []struct {
-		key      string
-		was, now any
-	}{
-		{"server.client_header_timeout", old.Server.ClientHeaderTimeout, c.Server.ClientHeaderTimeout},
-		{"server.idle_timeout", old.Server.IdleTimeout, c.Server.IdleTimeout},
-		{"server.max_header_bytes", old.Server.MaxHeaderBytes, c.Server.MaxHeaderBytes},
-		{"log.format", old.Log.Format, c.Log.Format},
+	// These are read when the listener starts; what is in force stays in
+	// force (and in s.cfg, so the next reload warns again).
+	if c.Server.ClientHeaderTimeout != old.Server.ClientHeaderTimeout {
+		warn("server.client_header_timeout", old.Server.ClientHeaderTimeout.String(), c.Server.ClientHeaderTimeout.String())
+		c.Server.ClientHeaderTimeout = old.Server.ClientHeaderTimeout
 	}
-	for _, r := range restartOnly {
-		if r.was != r.now {
-			warn(r.key, fmt.Sprint(r.was), fmt.Sprint(r.now))
-		}
+	if c.Server.IdleTimeout != old.Server.IdleTimeout {
+		warn("server.idle_timeout", old.Server.IdleTimeout.String(), c.Server.IdleTimeout.String())
+		c.Server.IdleTimeout = old.Server.IdleTimeout
+	}
+	if c.Server.MaxHeaderBytes != old.Server.MaxHeaderBytes {
+		warn("server.max_header_bytes", fmt.Sprint(old.Server.MaxHeaderBytes), fmt.Sprint(c.Server.MaxHeaderBytes))
+		c.Server.MaxHeaderBytes = old.Server.MaxHeaderBytes
+	}
+	if c.Log.Format != old.Log.Format {
+		warn("log.format", old.Log.Format, c.Log.Format)
+		c.Log.Format = old.Log.Format
 	}
 	return &c
 }

@@ -107,7 +107,8 @@ func (p *Proxy) DrainTunnels(ctx context.Context) {
 func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, target, protocol string, ex *exchange) {
 	ctx, cancel := context.WithTimeout(r.Context(), rt.conf.Retry.TotalTimeout)
 	defer cancel()
-	idx, ok, err := rt.actor.Pick(ctx, -1, 0, false)
+	hash, hasHash := p.hashKey(r, rt)
+	idx, ok, err := rt.actor.Pick(ctx, -1, hash, hasHash)
 	if err != nil || !ok {
 		p.fail(w, ex, failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable})
 		return
@@ -118,15 +119,11 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	// is the one request that carries them on.
 	r.Header["Connection"] = []string{"Upgrade"}
 	r.Header["Upgrade"] = []string{protocol}
-	attemptCtx, cancelAttempt := context.WithCancel(context.Background())
-	defer cancelAttempt()
-	stop := context.AfterFunc(ctx, cancelAttempt)
 	ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header}
 	if !rt.conf.PreserveHost {
 		ur.host = b.host
 	}
-	resp, err := b.pool.roundTrip(attemptCtx, &ur, func() bool { return false })
-	stop()
+	resp, err := b.pool.roundTrip(ctx, &ur, func() bool { return false })
 	if err != nil {
 		f := classify(err, nil, r.Context(), ctx)
 		p.report(ex, rt, idx, f.client, 0, f.kind)

@@ -52,7 +52,12 @@ type pconn struct {
 	idleAt  time.Time
 	reused  bool
 	pool    *connPool
-	stopCtx func() bool // detaches the request's context from the connection
+	// Per-connection values made once at dial, so each exchange and each
+	// liveness check allocates nothing for them.
+	expireFn func()
+	raw      syscall.RawConn // nil where the platform gives none
+	peekFn   func(fd uintptr) bool
+	peekOpen bool // result of the last peek
 }
 
 // limitReader counts what the connection delivered and caps it while a
@@ -81,7 +86,7 @@ func (p *connPool) get(ctx context.Context) (*pconn, error) {
 	for {
 		select {
 		case pc := <-p.idle:
-			if time.Since(pc.idleAt) < idleTimeout && alive(pc.conn) {
+			if time.Since(pc.idleAt) < idleTimeout && pc.alive() {
 				pc.reused = true
 				return pc, nil
 			}
@@ -94,6 +99,8 @@ func (p *connPool) get(ctx context.Context) (*pconn, error) {
 			return nil, &errDial{err}
 		}
 		pc := &pconn{conn: c, pool: p}
+		pc.expireFn = pc.expire
+		pc.initPeek()
 		pc.lr.r = c
 		pc.lr.limit = -1
 		pc.br = bufio.NewReaderSize(&pc.lr, 16<<10)
@@ -177,29 +184,37 @@ func staleConn(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
+// exchange writes the request and reads the response head. ctx (the
+// client's, bounded by total_timeout) governs this phase only: it ends the
+// exchange by expiring the connection's deadlines. The body that follows is
+// bounded by read_timeout on each read and by the client going away on each
+// write.
 func (pc *pconn) exchange(ctx context.Context, ur *upstreamRequest) (*http.Response, error) {
-	c := pc.conn
-	// The context ends the exchange by making every blocked read and write
-	// return at once.
-	pc.stopCtx = context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, pc.expireFn)
 	readTimeout := pc.pool.settings.ReadTimeout
-	_ = c.SetWriteDeadline(time.Now().Add(readTimeout))
+	_ = pc.conn.SetWriteDeadline(time.Now().Add(readTimeout))
 	pc.lr.n = 0
-	if err := pc.writeRequest(ur, readTimeout); err != nil {
-		// The backend may have answered early (and closed); try to read it.
-		if resp, rerr := pc.readHead(ur, readTimeout, false); rerr == nil {
-			return resp, nil
-		}
-		pc.stopCtx()
-		return nil, err
-	}
-	resp, err := pc.readHead(ur, readTimeout, true)
+	var resp *http.Response
+	err := pc.writeRequest(ur, readTimeout)
 	if err != nil {
-		pc.stopCtx()
-		return nil, err
+		// The backend may have answered early (and closed); try to read it.
+		var rerr error
+		if resp, rerr = pc.readHead(ur, readTimeout, false); rerr == nil {
+			err = nil
+		}
+	} else {
+		resp, err = pc.readHead(ur, readTimeout, true)
 	}
-	return resp, nil
+	if !stop() && err == nil {
+		// ctx ended just as the head arrived: the deadlines are spoiled.
+		resp.Body.Close()
+		return nil, ctx.Err()
+	}
+	return resp, err
 }
+
+// expire makes every blocked read and write on the connection return.
+func (pc *pconn) expire() { _ = pc.conn.SetDeadline(time.Unix(1, 0)) }
 
 func (pc *pconn) writeRequest(ur *upstreamRequest, timeout time.Duration) error {
 	bw := pc.bw
@@ -335,8 +350,7 @@ func (b *upstreamBody) finish(reuse bool) {
 		return
 	}
 	b.done = true
-	detached := b.pc.stopCtx()
-	if reuse && detached {
+	if reuse {
 		_ = b.pc.conn.SetDeadline(time.Time{})
 		b.pc.pool.put(b.pc)
 		return
@@ -351,10 +365,7 @@ type upgraded struct{ pc *pconn }
 func (u *upgraded) Read(p []byte) (int, error)  { return u.pc.br.Read(p) }
 func (u *upgraded) Write(p []byte) (int, error) { return u.pc.conn.Write(p) }
 
-func (u *upgraded) Close() error {
-	u.pc.stopCtx()
-	return u.pc.conn.Close()
-}
+func (u *upgraded) Close() error { return u.pc.conn.Close() }
 
 // bytesReader returns a reader over b.
 func bytesReader(b []byte) io.Reader {
