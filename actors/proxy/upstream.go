@@ -45,13 +45,13 @@ func newConnPool(addr string, u proxyconf.Upstream) *connPool {
 
 // pconn is one connection to a backend.
 type pconn struct {
-	conn    net.Conn
-	lr      limitReader
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	idleAt  time.Time
-	reused  bool
-	pool    *connPool
+	conn   net.Conn
+	lr     limitReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+	reused bool
+	pool   *connPool
 	// Per-connection values made once at dial, so each exchange and each
 	// liveness check allocates nothing for them.
 	expireFn func()
