@@ -1,0 +1,104 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pass is a successful pass with the numbers the summary reads.
+func pass(rps, p99 float64, cpu float64, requests int64) passResult {
+	return passResult{Round: 1, CPUSeconds: cpu, PeakRSSBytes: 32 << 20,
+		Report: wrkReport{Requests: requests, RequestsPerSec: rps, P50Ms: 1, P90Ms: 2, P99Ms: p99, TransferPerSec: 1 << 20}}
+}
+
+func TestSummarize(t *testing.T) {
+	cells := []cell{
+		{Scenario: "healthy_get", Target: targetFerrum, Passes: []passResult{pass(18000, 8, 6, 180000), pass(20000, 9, 6, 200000), pass(1000, 90, 6, 10000)}},
+		{Scenario: "healthy_get", Target: targetNginx, Passes: []passResult{pass(30000, 6, 6, 300000)}},
+		{Scenario: "healthy_get", Target: targetHAProxy, Passes: []passResult{{Error: "haproxy exited"}}},
+		{Scenario: "many_routes", Target: targetFerrum, Passes: []passResult{pass(17000, 20, 8, 170000)}},
+		{Scenario: "many_routes", Target: targetNginx, Passes: []passResult{pass(29000, 7, 6, 290000)}},
+	}
+	summarize(cells)
+	f := cells[0]
+	if f.Median == nil || f.Median.RequestsPerSec != 18000 || f.Median.P99Ms != 9 || f.Median.Passes != 3 {
+		t.Fatalf("ferrum healthy_get median = %+v, want 18000 req/s, p99 9 over 3 passes", f.Median)
+	}
+	if got := f.Median.CPUMsPer1k; got != 33.333333333333336 {
+		t.Errorf("CPU-ms per 1k = %v, want the median of 33.3, 30 and 600", got)
+	}
+	if f.RatioToNginx == nil || *f.RatioToNginx != 0.6 {
+		t.Errorf("ratio to nginx = %v, want 0.6", f.RatioToNginx)
+	}
+	if cells[2].Median != nil || cells[2].RatioToNginx != nil {
+		t.Errorf("failed haproxy cell got a median %+v", cells[2].Median)
+	}
+
+	table := summaryTable(cells)
+	for _, want := range []string{
+		"| healthy_get | ferrum | 18000 | 1.00 ms | 2.00 ms | 9.00 ms | 1.0 MiB/s | 33.3 | 32.0 | 0.60x | 0 | 0 | 0 | 0.0% | 0.0% |",
+		"| healthy_get | haproxy | failed |",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table has no row %q:\n%s", want, table)
+		}
+	}
+	budget := strings.Join(budgetLines(cells), "\n")
+	for _, want := range []string{
+		"healthy_get: 0.60x nginx's req/s (budget ≥ 0.55x): holds",
+		"healthy_get p99: 9.00 ms against nginx's 6.00 ms, 1.50x (budget ≤ 2x): holds",
+		"many_routes p99: 20.00 ms against nginx's 7.00 ms, 2.86x (budget ≤ 2x): missed",
+		"many_routes: 0.94x of healthy_get's req/s (budget ≥ 0.90x): holds; nginx's own ratio is 0.97x",
+	} {
+		if !strings.Contains(budget, want) {
+			t.Errorf("budget has no line %q:\n%s", want, budget)
+		}
+	}
+}
+
+func TestFormatters(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{fmtMs(0.8125), "0.81 ms"}, {fmtMs(1500), "1.50 s"},
+		{fmtRate(512), "512.0 B/s"}, {fmtRate(40 << 20), "40.0 MiB/s"}, {fmtRate(1.5 * (1 << 30)), "1.5 GiB/s"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"--scenarios", "many_routes,healthy_get", "--compare", "direct,nginx", "--duration", "5s"}, io.Discard)
+	if err != nil {
+		t.Fatalf("parseFlags: %v", err)
+	}
+	var names []string
+	for _, s := range o.scenarios {
+		names = append(names, s.name)
+	}
+	if got := strings.Join(names, ","); got != "healthy_get,many_routes" {
+		t.Errorf("scenarios = %s, want healthy_get,many_routes (the usual order)", got)
+	}
+	if got := strings.Join(o.compare, ","); got != "nginx,direct" {
+		t.Errorf("compare = %s, want nginx,direct", got)
+	}
+	if o.duration != 5*time.Second || o.threads != 2 || o.connections != 64 || o.rounds != 1 || o.gogc != "400" {
+		t.Errorf("options = %+v, want 5s and the defaults", o)
+	}
+	for _, bad := range [][]string{
+		{"--scenarios", "nope"},
+		{"--compare", "caddy"},
+		{"--duration", "500ms"},
+		{"--warmup", "1500ms"},
+		{"--threads", "8", "--connections", "4"},
+		{"--rounds", "0"},
+		{"--skip-build"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) = nil error, want one", bad)
+		}
+	}
+}

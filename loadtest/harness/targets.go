@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Target names. ferrum always runs; the others come with --compare.
+const (
+	targetFerrum  = "ferrum"
+	targetNginx   = "nginx"
+	targetHAProxy = "haproxy"
+	targetDirect  = "direct"
+)
+
+// compareTargets are the names --compare accepts.
+var compareTargets = []string{targetNginx, targetHAProxy, targetDirect}
+
+// target is one thing wrk is pointed at.
+type target struct {
+	name string
+	// bin is the proxy program; empty for direct.
+	bin string
+	// version is the program's own one-line account of itself.
+	version string
+}
+
+// proxied reports whether a proxy process stands between wrk and the
+// backends.
+func (t target) proxied() bool { return t.name != targetDirect }
+
+// configs generates the target's config files for s; none for direct.
+func (t target) configs(s scenario, l layout) []genFile {
+	switch t.name {
+	case targetFerrum:
+		return ferrumConfig(s, l)
+	case targetNginx:
+		return nginxConfig(s, l)
+	case targetHAProxy:
+		return haproxyConfig(s, l)
+	}
+	return nil
+}
+
+// command is how the target is started on its main config file conf. GOGC
+// goes only to ferrum; empty gogc leaves the harness's own environment.
+func (t target) command(conf string, l layout, gogc string) *exec.Cmd {
+	switch t.name {
+	case targetFerrum:
+		cmd := exec.Command(t.bin, "-config", conf)
+		cmd.Env = os.Environ()
+		if gogc != "" {
+			cmd.Env = append(cmd.Env, "GOGC="+gogc)
+		}
+		return cmd
+	case targetNginx:
+		// -e puts even the start-up errors into the log, before nginx has
+		// read error_log from the config.
+		return exec.Command(t.bin, "-p", l.runDir, "-e", l.errorLog, "-c", conf)
+	case targetHAProxy:
+		return exec.Command(t.bin, "-db", "-f", conf)
+	}
+	return nil
+}
+
+// readyPath is what the harness polls to know the target serves: ferrum's
+// own /health, otherwise a request through the proxy to the backends.
+func (t target) readyPath(s scenario) string {
+	if t.name == targetFerrum {
+		return "/health"
+	}
+	return s.path
+}
+
+// waitReady polls url until it answers 200, the process exits, or timeout
+// passes.
+func waitReady(ctx context.Context, url string, p *proc, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+		Timeout:   2 * time.Second,
+	}
+	var last error
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
+		if p != nil {
+			if gone, how := p.exited(); gone {
+				return fmt.Errorf("%s exited before it answered GET %s: %v", p.name, url, how)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("GET %s: no 200 within %v: %w", url, timeout, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// findTarget looks a compared proxy up in PATH and asks its version. It
+// returns ok false, with the line to print, when it is not installed.
+func findTarget(name string) (target, string, bool) {
+	if name == targetDirect {
+		return target{name: targetDirect, version: "no proxy: wrk to one backend"}, "", true
+	}
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		return target{}, fmt.Sprintf("harness: %s is not installed (not in PATH); skipping it (apt-get install %s)", name, name), false
+	}
+	return target{name: name, bin: bin, version: programVersion(bin, "-v")}, "", true
+}
+
+// programVersion is the first line a program prints, on either stream,
+// when run with args; many print their version to stderr and exit non-zero.
+func programVersion(bin string, args ...string) string {
+	out, _ := exec.Command(bin, args...).CombinedOutput()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if line == "" {
+		return "unknown"
+	}
+	return strings.TrimSpace(line)
+}
+
+// writeFiles writes each file into dir and returns the path of the first,
+// the one a program is started on.
+func writeFiles(dir string, files []genFile) (string, error) {
+	var first string
+	for i, f := range files {
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path, []byte(f.text), 0o644); err != nil {
+			return "", err
+		}
+		if i == 0 {
+			first = path
+		}
+	}
+	return first, nil
+}
