@@ -88,7 +88,7 @@ func NewBackend(route string, url string, h proxyconf.Health, log *slog.Logger) 
 		route:      route,
 		url:        url,
 		log:        log,
-		outcomes:   make(chan messages.Outcome, 256),
+		outcomes:   make(chan messages.Outcome, 64),
 		probes:     make(chan messages.ProbeResult, 1),
 		control:    make(chan any, 4),
 		firstProbe: make(chan struct{}),

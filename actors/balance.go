@@ -32,7 +32,8 @@ type routeState struct {
 	inSince  []time.Time // when each entered rotation; zero: full share
 	inflight []int
 	total    int // sum of inflight
-	retries  int // retry tokens out
+	retries  int // retry tokens out, backoff included
+	retrying int // attempts in flight made under a token
 
 	cursor  int   // round robin without weights
 	current []int // smooth weighted round robin
@@ -102,14 +103,13 @@ func (st *routeState) mayEject(i, percent int) bool {
 	return true
 }
 
-// mayRetry grants a retry token while retries in flight stay within
-// max(min_retry_concurrency, budget_percent of the requests in flight). The
-// requests counted are those on their first attempt (attempts in flight less
-// the retry tokens out), so upstream load stays within (1 + budget) times
-// the client load however long attempts take.
+// mayRetry grants a retry token while retries in flight, those waiting out
+// their backoff included, stay within max(min_retry_concurrency,
+// budget_percent of the route's requests in flight). A request is in flight
+// on its first attempt, or holding a token; the asker itself counts too.
 func (st *routeState) mayRetry(s *RouteSettings) bool {
-	limit := max(s.MinRetryConcurrency, max(st.total-st.retries, 0)*s.BudgetPercent/100)
-	if st.retries+1 > limit {
+	requests := max(st.total-st.retrying, 0) + st.retries + 1
+	if st.retries+1 > max(s.MinRetryConcurrency, requests*s.BudgetPercent/100) {
 		return false
 	}
 	st.retries++
@@ -117,8 +117,12 @@ func (st *routeState) mayRetry(s *RouteSettings) bool {
 }
 
 func (st *routeState) release(m messages.Release) {
-	if m.Retry && st.retries > 0 {
-		st.retries--
+	if m.Token {
+		st.retries = max(st.retries-1, 0)
+		if m.Picked {
+			st.retrying = max(st.retrying-1, 0)
+		}
+		return
 	}
 	if i := m.Index; i >= 0 && i < len(st.inflight) && st.inflight[i] > 0 {
 		st.inflight[i]--
@@ -157,6 +161,9 @@ func (st *routeState) pick(req messages.PickRequest, s *RouteSettings) messages.
 	}
 	st.inflight[i]++
 	st.total++
+	if req.Retry {
+		st.retrying++
+	}
 	return messages.PickReply{Index: i, OK: true}
 }
 

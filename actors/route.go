@@ -74,8 +74,8 @@ func NewRoute(rc *proxyconf.Route, backends []*Backend) *Route {
 		backends:  backends,
 		balancing: rc.Balancing,
 		weights:   make([]int, len(backends)),
-		picks:     make(chan messages.PickRequest, 1024),
-		releases:  make(chan messages.Release, 4096),
+		picks:     make(chan messages.PickRequest, 256),
+		releases:  make(chan messages.Release, 1024),
 		control:   make(chan any, 64),
 		done:      make(chan struct{}),
 	}
@@ -107,12 +107,12 @@ func (r *Route) SetSettings(s RouteSettings) { r.settings.Store(&s) }
 func (r *Route) Retire() { r.retireOnce.Do(func() { close(r.done) }) }
 
 // Pick asks for a backend, avoiding index avoid (-1 for none) when another is
-// in rotation. It waits under ctx only until the request is handed over;
+// in rotation; retry marks a pick made under a retry token. It waits under ctx only until the request is handed over;
 // after that the answer comes within the actor's next turn. ok is false when
 // no backend is in rotation. A picked index must be given back with Release.
-func (r *Route) Pick(ctx context.Context, avoid int, hash uint64, hasHash bool) (index int, ok bool, err error) {
+func (r *Route) Pick(ctx context.Context, avoid int, hash uint64, hasHash, retry bool) (index int, ok bool, err error) {
 	reply := make(chan messages.PickReply, 1)
-	req := messages.PickRequest{Avoid: avoid, Hash: hash, HasHash: hasHash, Reply: reply}
+	req := messages.PickRequest{Avoid: avoid, Hash: hash, HasHash: hasHash, Retry: retry, Reply: reply}
 	select {
 	case r.picks <- req:
 	case <-ctx.Done():
@@ -134,9 +134,11 @@ func (r *Route) Pick(ctx context.Context, avoid int, hash uint64, hasHash bool) 
 // mailbox is full, and returns at once after the actor is retired.
 func (r *Route) Release(index int) { r.release(messages.Release{Index: index}) }
 
-// ReleaseRetry gives back a retry token granted by MayRetry, once the retry
-// it allowed is over (or was not made after all).
-func (r *Route) ReleaseRetry() { r.release(messages.Release{Index: -1, Retry: true}) }
+// ReleaseRetry gives back a retry token granted by MayRetry once the retry
+// attempt it allowed has its answer, or was not made after all (picked false).
+func (r *Route) ReleaseRetry(picked bool) {
+	r.release(messages.Release{Index: -1, Token: true, Picked: picked})
+}
 
 func (r *Route) release(m messages.Release) {
 	select {
@@ -146,8 +148,9 @@ func (r *Route) release(m messages.Release) {
 }
 
 // MayRetry asks for a retry token under the route's retry budget: retries in
-// flight stay at or below max(min_retry_concurrency, budget_percent of the
-// attempts in flight). A granted token must be given back with ReleaseRetry.
+// flight (tokens out, backoff included) stay at or below
+// max(min_retry_concurrency, budget_percent of the route's requests in
+// flight). A granted token must be given back with ReleaseRetry.
 // It returns false when ctx ends or the actor is retired.
 func (r *Route) MayRetry(ctx context.Context) bool {
 	reply := make(chan bool, 1)

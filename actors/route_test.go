@@ -144,7 +144,7 @@ func TestHalfPoolRuleAcrossActors(t *testing.T) {
 			}
 		}
 		for range 4 {
-			i, ok, err := r.Pick(context.Background(), -1, 0, false)
+			i, ok, err := r.Pick(context.Background(), -1, 0, false, false)
 			if err != nil || !ok || i != healthy {
 				t.Fatalf("Pick = %d, %v, %v; want %d", i, ok, err, healthy)
 			}
@@ -174,7 +174,7 @@ func TestActiveFailuresEmptyThePool(t *testing.T) {
 			play(t, b, repeat(probe(failing), 3))
 		}
 		start := time.Now()
-		if _, ok, err := r.Pick(context.Background(), -1, 0, false); ok || err != nil {
+		if _, ok, err := r.Pick(context.Background(), -1, 0, false, false); ok || err != nil {
 			t.Fatalf("Pick with every backend out = ok %v err %v, want no backend", ok, err)
 		}
 		if time.Since(start) != 0 {
@@ -187,7 +187,7 @@ func TestRetiredRouteAnswersAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newTestRoute(proxyconf.RoundRobin, 1)
 		r.Retire()
-		if _, _, err := r.Pick(context.Background(), -1, 0, false); err != ErrRetired {
+		if _, _, err := r.Pick(context.Background(), -1, 0, false, false); err != ErrRetired {
 			t.Fatalf("Pick on a retired route: err = %v, want ErrRetired", err)
 		}
 		r.Release(0) // must not block
@@ -205,7 +205,7 @@ func BenchmarkPickRoundTrip(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		idx, ok, err := r.Pick(ctx, -1, 0, false)
+		idx, ok, err := r.Pick(ctx, -1, 0, false, false)
 		if err != nil || !ok {
 			b.Fatal("no pick")
 		}
@@ -224,7 +224,7 @@ func BenchmarkPickRoundTripParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			idx, ok, err := r.Pick(ctx, -1, 0, false)
+			idx, ok, err := r.Pick(ctx, -1, 0, false, false)
 			if err != nil || !ok {
 				b.Error("no pick")
 				return
@@ -236,25 +236,28 @@ func BenchmarkPickRoundTripParallel(b *testing.B) {
 
 func TestRetryBudget(t *testing.T) {
 	cases := []struct {
-		name              string
-		inflight, retries int // attempts in flight, tokens already out
-		budget, min       int
-		want              bool
+		name                        string
+		inflight, retrying, retries int // attempts in flight, of them under a token, tokens out
+		budget, min                 int
+		want                        bool
 	}{
-		{"min concurrency always allowed", 0, 2, 20, 3, true},
-		{"past min with nothing in flight", 0, 3, 20, 3, false},
-		{"within budget", 100, 10, 20, 3, true},
-		{"budget counts first attempts only", 100, 17, 20, 3, false},
-		{"zero budget leaves the minimum", 1000, 2, 0, 3, true},
-		{"zero budget and zero minimum", 1000, 0, 0, 0, false},
+		{"min concurrency always allowed", 0, 0, 2, 20, 3, true},
+		{"past min with nothing in flight", 0, 0, 3, 20, 3, false},
+		{"within budget", 100, 0, 10, 20, 3, true},
+		{"budget binds", 100, 0, 25, 20, 3, false},
+		{"retry attempts are not counted twice", 100, 20, 21, 20, 3, false},
+		{"retries in backoff count as requests", 0, 0, 50, 100, 0, true},
+		{"zero budget leaves the minimum", 1000, 0, 2, 0, 3, true},
+		{"zero budget and zero minimum", 1000, 0, 0, 0, 0, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			st := newRouteState(newTestRoute(proxyconf.RoundRobin, 1))
-			st.total, st.retries = c.inflight, c.retries
+			st.total, st.retrying, st.retries = c.inflight, c.retrying, c.retries
 			s := &RouteSettings{BudgetPercent: c.budget, MinRetryConcurrency: c.min}
 			if got := st.mayRetry(s); got != c.want {
-				t.Fatalf("mayRetry with %d in flight, %d retries out = %v, want %v", c.inflight, c.retries, got, c.want)
+				t.Fatalf("mayRetry with %d in flight (%d retrying), %d tokens out = %v, want %v",
+					c.inflight, c.retrying, c.retries, got, c.want)
 			}
 		})
 	}

@@ -105,7 +105,9 @@ type PickRequest struct {
 	// the request carries no key.
 	Hash    uint64
 	HasHash bool
-	Reply   chan PickReply
+	// Retry marks a pick made under a retry token.
+	Retry bool
+	Reply chan PickReply
 }
 
 // PickReply answers a PickRequest. OK is false when no backend of the route
@@ -117,11 +119,12 @@ type PickReply struct {
 }
 
 // Release tells a route actor that an attempt on backend Index is over, so
-// its in-flight count drops, or (Retry) that a retry token is given back;
-// Index is -1 when no attempt is released.
+// its in-flight count drops; or, with Token, that a retry token is given
+// back (Index -1), Picked telling whether a retry attempt was made under it.
 type Release struct {
-	Index int
-	Retry bool
+	Index  int
+	Token  bool
+	Picked bool
 }
 
 // Rotation tells a route actor whether backend Index is in rotation. A

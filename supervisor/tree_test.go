@@ -71,12 +71,12 @@ func TestReloadKeepsWhatStays(t *testing.T) {
 		}
 		// The old /api route actor is retired; the new one picks only
 		// among the new list.
-		if _, _, err := old.Routes[0].Actor.Pick(ctx, -1, 0, false); err != actors.ErrRetired {
+		if _, _, err := old.Routes[0].Actor.Pick(ctx, -1, 0, false, false); err != actors.ErrRetired {
 			t.Errorf("old route actor Pick err = %v, want ErrRetired", err)
 		}
 		seen := map[int]bool{}
 		for range 4 {
-			i, ok, err := api.Actor.Pick(ctx, -1, 0, false)
+			i, ok, err := api.Actor.Pick(ctx, -1, 0, false, false)
 			if err != nil || !ok {
 				t.Fatalf("new /api Pick: %v %v", ok, err)
 			}

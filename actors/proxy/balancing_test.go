@@ -66,53 +66,63 @@ func TestWeightsSpreadTraffic(t *testing.T) {
 }
 
 // TestRetryBudgetBoundsRetries: a pool that answers 503 to everything, hit
-// by 200 clients at once, gets retries only within the route's budget.
+// by 200 clients at once, gets retries only within the route's budget, and
+// no retry is skipped at budget_percent = 100.
 func TestRetryBudgetBoundsRetries(t *testing.T) {
-	a := backend(t, fakebackend.Options{Name: "a", Status: 503, Delay: 50 * time.Millisecond})
-	b := backend(t, fakebackend.Options{Name: "b", Status: 503, Delay: 50 * time.Millisecond})
-	conf := "[health]\nmax_ejected_percent = 0\n[retry]\nmax_attempts = 2\nbackoff = \"1ms\"\nbudget_percent = 20\nmin_retry_concurrency = 3\n" +
-		routeConf("/", a, b)
-	h := startProxy(t, conf)
-	const clients, each = 200, 3
-	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	var wg sync.WaitGroup
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := 0; k < each; k++ {
-				resp, err := c.Get(h.url + "/x")
-				if err != nil {
-					t.Error(err)
-					return
+	a := backend(t, fakebackend.Options{Name: "a", Status: 503})
+	b := backend(t, fakebackend.Options{Name: "b", Status: 503})
+	for _, budget := range []int{20, 100} {
+		t.Run(fmt.Sprintf("budget_percent=%d", budget), func(t *testing.T) {
+			conf := fmt.Sprintf("[health]\nmax_ejected_percent = 0\n[retry]\nmax_attempts = 2\nbudget_percent = %d\nmin_retry_concurrency = 3\n", budget) +
+				routeConf("/", a, b)
+			h := startProxy(t, conf)
+			const clients, each = 200, 5
+			c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+			defer c.CloseIdleConnections()
+			var wg sync.WaitGroup
+			for i := 0; i < clients; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for k := 0; k < each; k++ {
+						resp, err := c.Get(h.url + "/x")
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						resp.Body.Close()
+						if resp.StatusCode != 503 {
+							t.Errorf("status %d, want the backends' 503", resp.StatusCode)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			mfs := h.scrape()
+			requests := value(mfs, "ferrum_proxy_requests_total", "route=/")
+			attempts := value(mfs, "ferrum_proxy_backend_requests_total", "route=/")
+			retries := value(mfs, "ferrum_proxy_retries_total", "route=/")
+			skipped := value(mfs, "ferrum_proxy_retries_skipped_total", "route=/")
+			t.Logf("requests %v, attempts %v (%.2fx), retries %v, skipped %v", requests, attempts, attempts/requests, retries, skipped)
+			if requests != clients*each {
+				t.Fatalf("requests_total = %v, want %d", requests, clients*each)
+			}
+			if retries+skipped != requests {
+				t.Errorf("retries %v + skipped %v != requests %v: every request wanted one retry", retries, skipped, requests)
+			}
+			switch budget {
+			case 20:
+				if skipped == 0 {
+					t.Errorf("no retry was skipped: the budget did not bind")
 				}
-				resp.Body.Close()
-				if resp.StatusCode != 503 {
-					t.Errorf("status %d, want the backends' 503", resp.StatusCode)
+				if attempts > 1.2*requests {
+					t.Errorf("upstream attempts %v exceed (1 + 20%%) x %v client requests", attempts, requests)
+				}
+			case 100:
+				if skipped != 0 {
+					t.Errorf("%v retries skipped at budget_percent = 100", skipped)
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	c.CloseIdleConnections()
-	mfs := h.scrape()
-	requests := value(mfs, "ferrum_proxy_requests_total", "route=/")
-	attempts := value(mfs, "ferrum_proxy_backend_requests_total", "route=/")
-	retries := value(mfs, "ferrum_proxy_retries_total", "route=/")
-	skipped := value(mfs, "ferrum_proxy_retries_skipped_total", "route=/")
-	t.Logf("requests %v, attempts %v, retries %v, skipped %v", requests, attempts, retries, skipped)
-	if requests != clients*each {
-		t.Fatalf("requests_total = %v, want %d", requests, clients*each)
-	}
-	if skipped == 0 {
-		t.Errorf("no retry was skipped: the budget did not bind")
-	}
-	if retries+skipped != requests {
-		t.Errorf("retries %v + skipped %v != requests %v: every request wanted one retry", retries, skipped, requests)
-	}
-	// min_retry_concurrency lets 3 retries through however few requests
-	// are in flight; beyond that, upstream load stays within 1.2x.
-	if attempts > 1.2*requests+3*each {
-		t.Errorf("upstream attempts %v exceed (1 + 20%%) x %v client requests", attempts, requests)
+		})
 	}
 }

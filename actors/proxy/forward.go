@@ -59,7 +59,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 	var last failure
 	avoid := -1
 	for attempt := 1; ; attempt++ {
-		idx, ok, err := rt.actor.Pick(ctx, avoid, hash, hasHash)
+		idx, ok, err := rt.actor.Pick(ctx, avoid, hash, hasHash, a.token != nil)
+		a.picked = a.picked || (a.token != nil && err == nil && ok)
 		if errors.Is(err, actors.ErrRetired) {
 			// A reload replaced the route's actor after this request read
 			// the table: carry on with the route as it is now.
@@ -145,6 +146,7 @@ type attempts struct {
 	body       *bodyReader
 	replayable bool
 	token      *route // route whose retry token is held, nil for none
+	picked     bool   // a retry attempt was picked under the token
 }
 
 // allowed reports whether another attempt may follow one that failed for
@@ -197,8 +199,8 @@ func (a *attempts) canResend() bool {
 // giveBack returns the retry token, if one is held.
 func (a *attempts) giveBack() {
 	if a.token != nil {
-		a.token.actor.ReleaseRetry()
-		a.token = nil
+		a.token.actor.ReleaseRetry(a.picked)
+		a.token, a.picked = nil, false
 	}
 }
 

@@ -43,47 +43,44 @@ type errDial struct{ err error }
 func (e *errDial) Error() string { return e.err.Error() }
 func (e *errDial) Unwrap() error { return e.err }
 
-// Pools keeps the connection pools of backends across route tables, keyed by
-// route and backend, so a reload that keeps a backend keeps its connections.
-// Only the goroutine that builds tables uses it.
+// Pools keeps the connection pools of backends across route tables, so a
+// reload that keeps a backend keeps its connections. Routes that list the
+// same backend with the same [upstream] settings share one pool. Only the
+// goroutine that builds tables uses it.
 type Pools struct {
-	m map[poolKey]*poolEntry
+	m map[poolKey]*connPool
 }
 
-type poolKey struct{ route, url string }
-
-type poolEntry struct {
+type poolKey struct {
+	url      string
 	settings proxyconf.Upstream
-	p        *connPool
 }
 
 // NewPools returns an empty pool set.
-func NewPools() *Pools { return &Pools{m: make(map[poolKey]*poolEntry)} }
+func NewPools() *Pools { return &Pools{m: make(map[poolKey]*connPool)} }
 
-func (p *Pools) get(route string, b proxyconf.Backend, u proxyconf.Upstream) *connPool {
-	k := poolKey{route, b.URL}
-	if e, ok := p.m[k]; ok && e.settings == u {
-		return e.p
-	} else if ok {
-		e.p.closeIdle()
+func (p *Pools) get(b proxyconf.Backend, u proxyconf.Upstream) *connPool {
+	k := poolKey{b.URL, u}
+	cp, ok := p.m[k]
+	if !ok {
+		cp = newConnPool(b.Host, u)
+		p.m[k] = cp
 	}
-	cp := newConnPool(b.Host, u)
-	p.m[k] = &poolEntry{settings: u, p: cp}
 	return cp
 }
 
-// Forget drops the pools of backends cfg no longer has, closing their idle
+// Forget drops the pools cfg no longer uses, closing their idle
 // connections; connections still carrying requests close when those end.
 func (p *Pools) Forget(cfg *proxyconf.Config) {
 	keep := map[poolKey]bool{}
 	for _, r := range cfg.Routes {
 		for _, b := range r.Backends {
-			keep[poolKey{r.PathPrefix, b.URL}] = true
+			keep[poolKey{b.URL, r.Upstream}] = true
 		}
 	}
-	for k, e := range p.m {
+	for k, cp := range p.m {
 		if !keep[k] {
-			e.p.closeIdle()
+			cp.closeIdle()
 			delete(p.m, k)
 		}
 	}
@@ -91,8 +88,8 @@ func (p *Pools) Forget(cfg *proxyconf.Config) {
 
 // CloseIdle closes the idle connections of every pool.
 func (p *Pools) CloseIdle() {
-	for _, e := range p.m {
-		e.p.closeIdle()
+	for _, cp := range p.m {
+		cp.closeIdle()
 	}
 }
 
@@ -120,7 +117,7 @@ func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools, m *M
 				url:   bc.URL,
 				host:  bc.Host,
 				actor: n.Backends[j].Actor,
-				pool:  pools.get(rc.PathPrefix, bc, rc.Upstream),
+				pool:  pools.get(bc, rc.Upstream),
 			}
 			if m != nil {
 				u.metrics = m.forBackend(rc.PathPrefix, bc.URL)

@@ -108,7 +108,7 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	ctx, cancel := context.WithTimeout(r.Context(), rt.conf.Retry.TotalTimeout)
 	defer cancel()
 	hash, hasHash := p.hashKey(r, rt)
-	idx, ok, err := rt.actor.Pick(ctx, -1, hash, hasHash)
+	idx, ok, err := rt.actor.Pick(ctx, -1, hash, hasHash, false)
 	if err != nil || !ok {
 		p.fail(w, ex, failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable})
 		return

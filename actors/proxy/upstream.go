@@ -103,8 +103,8 @@ func (p *connPool) get(ctx context.Context) (*pconn, error) {
 		pc.initPeek()
 		pc.lr.r = c
 		pc.lr.limit = -1
-		pc.br = bufio.NewReaderSize(&pc.lr, 16<<10)
-		pc.bw = bufio.NewWriterSize(c, 16<<10)
+		pc.br = bufio.NewReaderSize(&pc.lr, 8<<10)
+		pc.bw = bufio.NewWriterSize(c, 4<<10)
 		return pc, nil
 	}
 }
@@ -196,14 +196,18 @@ func (pc *pconn) exchange(ctx context.Context, ur *upstreamRequest) (*http.Respo
 	pc.lr.n = 0
 	var resp *http.Response
 	err := pc.writeRequest(ur, readTimeout)
-	if err != nil {
-		// The backend may have answered early (and closed); try to read it.
+	var source *errBodySource
+	switch {
+	case err == nil:
+		resp, err = pc.readHead(ur, readTimeout, true)
+	case !errors.As(err, &source):
+		// Writing failed: the backend may have answered early (and
+		// closed); try to read it. A body the client failed to send
+		// leaves nothing to wait for.
 		var rerr error
 		if resp, rerr = pc.readHead(ur, readTimeout, false); rerr == nil {
 			err = nil
 		}
-	} else {
-		resp, err = pc.readHead(ur, readTimeout, true)
 	}
 	if !stop() && err == nil {
 		// ctx ended just as the head arrived: the deadlines are spoiled.
@@ -237,13 +241,13 @@ func (pc *pconn) writeRequest(ur *upstreamRequest, timeout time.Duration) error 
 		bw.WriteString("Content-Length: ")
 		bw.WriteString(strconv.FormatInt(ur.length, 10))
 		bw.WriteString("\r\n\r\n")
-		if _, err := io.CopyN(deadlineWriter{pc, timeout, ur.replay == nil}, ur.body, ur.length); err != nil {
+		if err := copyBody(deadlineWriter{pc, timeout, ur.replay == nil}, io.LimitReader(ur.body, ur.length), ur.length); err != nil {
 			return err
 		}
 	default:
 		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
 		cw := httputil.NewChunkedWriter(deadlineWriter{pc, timeout, true})
-		if _, err := io.Copy(cw, ur.body); err != nil {
+		if err := copyBody(cw, ur.body, -1); err != nil {
 			return err
 		}
 		if err := cw.Close(); err != nil {
@@ -253,6 +257,41 @@ func (pc *pconn) writeRequest(ur *upstreamRequest, timeout time.Duration) error 
 	}
 	return bw.Flush()
 }
+
+// copyBody copies a request body through a pooled buffer; want >= 0 is the
+// exact length to expect. A failure to read the body (the client's side)
+// comes back as *errBodySource.
+func copyBody(w io.Writer, r io.Reader, want int64) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if _, err := w.Write(buf[:k]); err != nil {
+				return err
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return &errBodySource{rerr}
+		}
+	}
+	if want >= 0 && n != want {
+		return &errBodySource{io.ErrUnexpectedEOF}
+	}
+	return nil
+}
+
+// errBodySource is a request body that could not be read to its end.
+type errBodySource struct{ err error }
+
+func (e *errBodySource) Error() string { return "read request body: " + e.err.Error() }
+func (e *errBodySource) Unwrap() error { return e.err }
 
 // deadlineWriter writes a request body through the connection's buffer,
 // giving each write read_timeout to get through. A body streamed from the
