@@ -1,8 +1,8 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -86,5 +86,19 @@ func BenchmarkCleanRequest(b *testing.B) {
 		req.Header = base.Clone()
 		p.cleanRequest(req, t, id)
 	}
-	_ = io.Discard
+}
+
+// BenchmarkProxyUpload is one whole proxied POST of a 64 KiB body.
+func BenchmarkProxyUpload(b *testing.B) {
+	p := benchProxy(b, true)
+	body := bytes.Repeat([]byte("ferrum"), 64<<10/6+1)[:64<<10]
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/api/upload", bytes.NewReader(body))
+		req.RemoteAddr = "127.0.0.1:40000"
+		w := &discard{h: http.Header{}}
+		p.ServeHTTP(w, req)
+	}
 }

@@ -33,12 +33,7 @@ func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, 
 		p.fail(w, ex, failure{kind: KindResponseTooLarge, status: http.StatusBadGateway})
 		return
 	}
-	headers.RemoveHopByHop(resp.Header)
-	dst := w.Header()
-	for k, vv := range resp.Header {
-		dst[k] = vv
-	}
-	dst["X-Request-Id"] = ex.idHeader
+	dst := responseHead(w, resp.Header, ex)
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {
@@ -75,6 +70,18 @@ func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, 
 	}
 }
 
+// responseHead fills the client's response header from a backend's: hop-by-hop
+// headers out, the request id in. It returns the client's header.
+func responseHead(w http.ResponseWriter, from http.Header, ex *exchange) http.Header {
+	headers.RemoveHopByHop(from)
+	dst := w.Header()
+	for k, vv := range from {
+		dst[k] = vv
+	}
+	dst["X-Request-Id"] = ex.idHeader
+	return dst
+}
+
 // finish answers after the last attempt: the last real upstream response
 // when one was kept, the failure's own status otherwise.
 func (p *Proxy) finish(w http.ResponseWriter, ex *exchange, held *heldResponse, last failure) {
@@ -82,12 +89,7 @@ func (p *Proxy) finish(w http.ResponseWriter, ex *exchange, held *heldResponse, 
 		p.fail(w, ex, last)
 		return
 	}
-	headers.RemoveHopByHop(held.header)
-	dst := w.Header()
-	for k, vv := range held.header {
-		dst[k] = vv
-	}
-	dst["X-Request-Id"] = ex.idHeader
+	responseHead(w, held.header, ex)
 	w.WriteHeader(held.status)
 	n, _ := w.Write(held.body)
 	ex.status, ex.bytes = held.status, int64(n)

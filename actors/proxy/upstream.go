@@ -7,8 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,7 +48,7 @@ type pconn struct {
 	conn   net.Conn
 	lr     limitReader
 	br     *bufio.Reader
-	bw     *bufio.Writer
+	head   []byte // request head buffer, reused by each exchange
 	idleAt time.Time
 	reused bool
 	pool   *connPool
@@ -104,7 +104,6 @@ func (p *connPool) get(ctx context.Context) (*pconn, error) {
 		pc.lr.r = c
 		pc.lr.limit = -1
 		pc.br = bufio.NewReaderSize(&pc.lr, 8<<10)
-		pc.bw = bufio.NewWriterSize(c, 4<<10)
 		return pc, nil
 	}
 }
@@ -192,7 +191,6 @@ func staleConn(err error) bool {
 func (pc *pconn) exchange(ctx context.Context, ur *upstreamRequest) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, pc.expireFn)
 	readTimeout := pc.pool.settings.ReadTimeout
-	_ = pc.conn.SetWriteDeadline(time.Now().Add(readTimeout))
 	pc.lr.n = 0
 	var resp *http.Response
 	err := pc.writeRequest(ur, readTimeout)
@@ -220,50 +218,117 @@ func (pc *pconn) exchange(ctx context.Context, ur *upstreamRequest) (*http.Respo
 // expire makes every blocked read and write on the connection return.
 func (pc *pconn) expire() { _ = pc.conn.SetDeadline(time.Unix(1, 0)) }
 
+// writeRequest sends the request head and body. The head goes out with the
+// first piece of the body in one writev, later pieces straight to the
+// socket as they arrive from the client; nothing waits in a buffer.
 func (pc *pconn) writeRequest(ur *upstreamRequest, timeout time.Duration) error {
-	bw := pc.bw
-	bw.WriteString(ur.method)
-	bw.WriteByte(' ')
-	bw.WriteString(ur.target)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(ur.host)
-	bw.WriteString("\r\n")
-	if err := ur.header.WriteSubset(bw, excluded); err != nil {
+	h := append(pc.head[:0], ur.method...)
+	h = append(h, ' ')
+	h = append(h, ur.target...)
+	h = append(h, " HTTP/1.1\r\nHost: "...)
+	h = append(h, ur.host...)
+	h = append(h, "\r\n"...)
+	aw := appendWriter{h}
+	if err := ur.header.WriteSubset(&aw, excluded); err != nil {
 		return err
 	}
+	h = aw.b
+	w := &requestWriter{pc: pc, timeout: timeout}
 	switch {
 	case ur.body == nil:
 		if ur.method == http.MethodPost || ur.method == http.MethodPut || ur.method == http.MethodPatch {
-			bw.WriteString("Content-Length: 0\r\n")
+			h = append(h, "Content-Length: 0\r\n"...)
 		}
-		bw.WriteString("\r\n")
+		h = append(h, "\r\n"...)
+		w.head = h
 	case ur.length >= 0:
-		bw.WriteString("Content-Length: ")
-		bw.WriteString(strconv.FormatInt(ur.length, 10))
-		bw.WriteString("\r\n\r\n")
-		if err := copyBody(deadlineWriter{pc, timeout, ur.replay == nil}, io.LimitReader(ur.body, ur.length), ur.length); err != nil {
+		h = append(h, "Content-Length: "...)
+		h = strconv.AppendInt(h, ur.length, 10)
+		h = append(h, "\r\n\r\n"...)
+		w.head = h
+		if err := copyBody(w, io.LimitReader(ur.body, ur.length), ur.length); err != nil {
 			return err
 		}
 	default:
-		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-		cw := httputil.NewChunkedWriter(deadlineWriter{pc, timeout, true})
-		if err := copyBody(cw, ur.body, -1); err != nil {
+		h = append(h, "Transfer-Encoding: chunked\r\n\r\n"...)
+		w.head, w.chunked = h, true
+		if err := copyBody(w, ur.body, -1); err != nil {
 			return err
 		}
-		if err := cw.Close(); err != nil {
+		w.chunked = false
+		if _, err := w.Write([]byte("0\r\n\r\n")); err != nil {
 			return err
 		}
-		bw.WriteString("\r\n")
 	}
-	return bw.Flush()
+	pc.head = h[:0]
+	return w.flushHead()
 }
+
+// appendWriter collects what http.Header.WriteSubset writes.
+type appendWriter struct{ b []byte }
+
+func (a *appendWriter) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
+
+// WriteString saves WriteSubset a conversion.
+func (a *appendWriter) WriteString(s string) (int, error) {
+	a.b = append(a.b, s...)
+	return len(s), nil
+}
+
+// requestWriter writes a request to the socket: the pending head with the
+// first piece, chunk framing when chunked, read_timeout for each write.
+type requestWriter struct {
+	pc      *pconn
+	timeout time.Duration
+	head    []byte // not sent yet; nil once it has gone
+	chunked bool
+	bufs    [4][]byte
+	size    [20]byte
+}
+
+func (w *requestWriter) Write(p []byte) (int, error) {
+	bufs := w.bufs[:0]
+	if w.head != nil {
+		bufs = append(bufs, w.head)
+		w.head = nil
+	}
+	if w.chunked {
+		n := strconv.AppendInt(w.size[:0], int64(len(p)), 16)
+		bufs = append(bufs, append(n, '\r', '\n'), p, crlf)
+	} else {
+		bufs = append(bufs, p)
+	}
+	_ = w.pc.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	nb := net.Buffers(bufs)
+	_, err := nb.WriteTo(w.pc.conn)
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// flushHead sends the head when no body piece carried it.
+func (w *requestWriter) flushHead() error {
+	if w.head == nil {
+		return nil
+	}
+	_ = w.pc.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	_, err := w.pc.conn.Write(w.head)
+	w.head = nil
+	return err
+}
+
+var crlf = []byte("\r\n")
 
 // copyBody copies a request body through a pooled buffer; want >= 0 is the
 // exact length to expect. A failure to read the body (the client's side)
 // comes back as *errBodySource.
 func copyBody(w io.Writer, r io.Reader, want int64) error {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	bp := bodyBufPool.Get().(*[]byte)
+	defer bodyBufPool.Put(bp)
 	buf := *bp
 	var n int64
 	for {
@@ -287,32 +352,15 @@ func copyBody(w io.Writer, r io.Reader, want int64) error {
 	return nil
 }
 
+// bodyBufPool holds the buffers request bodies are copied through: 64 KiB,
+// so a typical upload crosses in one read and one write.
+var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // errBodySource is a request body that could not be read to its end.
 type errBodySource struct{ err error }
 
 func (e *errBodySource) Error() string { return "read request body: " + e.err.Error() }
 func (e *errBodySource) Unwrap() error { return e.err }
-
-// deadlineWriter writes a request body through the connection's buffer,
-// giving each write read_timeout to get through. A body streamed from the
-// client is flushed piece by piece, as it arrives; a body held in memory
-// goes out in full buffers.
-type deadlineWriter struct {
-	pc      *pconn
-	timeout time.Duration
-	stream  bool
-}
-
-func (d deadlineWriter) Write(p []byte) (int, error) {
-	if d.stream || d.pc.bw.Available() < len(p) {
-		_ = d.pc.conn.SetWriteDeadline(time.Now().Add(d.timeout))
-	}
-	n, err := d.pc.bw.Write(p)
-	if err == nil && d.stream {
-		err = d.pc.bw.Flush()
-	}
-	return n, err
-}
 
 // readHead reads the response head, skipping interim 1xx answers (but not
 // 101), within read_timeout. reusable is false when the connection must not
