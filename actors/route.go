@@ -74,8 +74,8 @@ func NewRoute(rc *proxyconf.Route, backends []*Backend) *Route {
 		backends:  backends,
 		balancing: rc.Balancing,
 		weights:   make([]int, len(backends)),
-		picks:     make(chan messages.PickRequest, 256),
-		releases:  make(chan messages.Release, 1024),
+		picks:     make(chan messages.PickRequest, 128),
+		releases:  make(chan messages.Release, 256),
 		control:   make(chan any, 64),
 		done:      make(chan struct{}),
 	}

@@ -48,7 +48,8 @@ type pconn struct {
 	conn   net.Conn
 	lr     limitReader
 	br     *bufio.Reader
-	head   []byte // request head buffer, reused by each exchange
+	head   []byte        // request head buffer, reused by each exchange
+	rw     requestWriter // reused by each exchange
 	idleAt time.Time
 	reused bool
 	pool   *connPool
@@ -233,7 +234,8 @@ func (pc *pconn) writeRequest(ur *upstreamRequest, timeout time.Duration) error 
 		return err
 	}
 	h = aw.b
-	w := &requestWriter{pc: pc, timeout: timeout}
+	w := &pc.rw
+	*w = requestWriter{pc: pc, timeout: timeout}
 	switch {
 	case ur.body == nil:
 		if ur.method == http.MethodPost || ur.method == http.MethodPut || ur.method == http.MethodPatch {
@@ -286,6 +288,7 @@ type requestWriter struct {
 	head    []byte // not sent yet; nil once it has gone
 	chunked bool
 	bufs    [4][]byte
+	nb      net.Buffers // kept here so writev needs no allocation
 	size    [20]byte
 }
 
@@ -302,8 +305,8 @@ func (w *requestWriter) Write(p []byte) (int, error) {
 		bufs = append(bufs, p)
 	}
 	_ = w.pc.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-	nb := net.Buffers(bufs)
-	_, err := nb.WriteTo(w.pc.conn)
+	w.nb = bufs
+	_, err := w.nb.WriteTo(w.pc.conn)
 	if err != nil {
 		return 0, err
 	}
