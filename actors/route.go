@@ -227,6 +227,9 @@ func (r *Route) Run(ctx context.Context) (err error) {
 	for {
 		select {
 		case <-ctx.Done():
+			// Stopped for good: askers still queued get ErrRetired rather
+			// than wait for an answer that will not come.
+			r.Retire()
 			return nil
 		case <-r.done:
 			return nil

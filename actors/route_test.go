@@ -262,3 +262,14 @@ func TestRetryBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestStoppedRouteRetiresItself(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTestRoute(proxyconf.RoundRobin, 1)
+		stop := run(t, r)
+		stop()
+		if _, _, err := r.Pick(context.Background(), -1, 0, false, false); err != ErrRetired {
+			t.Fatalf("Pick after the actor stopped: err = %v, want ErrRetired", err)
+		}
+	})
+}

@@ -35,12 +35,10 @@ func (s State) String() string {
 // Reasons a backend changed state, as logged in health_transition and shown
 // in /health/backends.
 const (
-	ReasonActiveFailure    = "active_failure"
-	ReasonPassiveFailure   = "passive_failure"
-	ReasonEjectionExpired  = "ejection_expired"
-	ReasonActiveRecovery   = "active_recovery"
-	ReasonStartup          = "startup"
-	ReasonFirstProbeFailed = "first_probe_failed"
+	ReasonActiveFailure   = "active_failure"
+	ReasonPassiveFailure  = "passive_failure"
+	ReasonEjectionExpired = "ejection_expired"
+	ReasonActiveRecovery  = "active_recovery"
 )
 
 // --- to a backend actor ---
