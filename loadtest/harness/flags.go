@@ -29,9 +29,10 @@ type options struct {
 // usageHead opens the -h text.
 const usageHead = `usage: go run ./loadtest/harness [flags]   (or: just bench [flags])
 
-Runs wrk against ferrum, and with --compare against nginx, HAProxy and the
-backend itself, scenario by scenario, and writes the reports, configs and a
-summary into --results-dir/<UTC YYYYMMDD-HHMMSS>/. See docs/benchmarking.md.
+Runs wrk against ferrum, and with --compare against nginx, HAProxy, the
+plain Go reference (httputil) and the backend itself, scenario by scenario,
+and writes the reports, configs and a summary into
+--results-dir/<UTC YYYYMMDD-HHMMSS>/. See docs/benchmarking.md.
 
 `
 
@@ -58,11 +59,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.threads, "threads", 2, "wrk threads")
 	fs.IntVar(&o.connections, "connections", 64, "wrk connections, spread over the threads")
 	fs.IntVar(&o.rounds, "rounds", 1, "measured passes per scenario and target; targets alternate A B, B A across rounds and medians are reported")
-	fs.BoolVar(&o.skipBuild, "skip-build", false, "use the ferrum and backend binaries already in --bin-dir")
-	fs.StringVar(&o.binDir, "bin-dir", "", "`directory` for the ferrum and backend binaries (default: a temporary one)")
+	fs.BoolVar(&o.skipBuild, "skip-build", false, "use the ferrum, backend and refproxy binaries already in --bin-dir")
+	fs.StringVar(&o.binDir, "bin-dir", "", "`directory` for the ferrum, backend and refproxy binaries (default: a temporary one)")
 	fs.StringVar(&o.wrkBin, "wrk-bin", "wrk", "wrk `program`")
 	fs.StringVar(&o.resultsDir, "results-dir", "benchmark-results", "`directory` that gets one folder per run")
-	fs.StringVar(&compar, "compare", "", "comma-separated `list` of targets to run beside ferrum: nginx, haproxy, direct")
+	fs.StringVar(&compar, "compare", "", "comma-separated `list` of targets to run beside ferrum: "+strings.Join(compareTargets, ", "))
 	fs.StringVar(&o.gogc, "gogc", "400", "GOGC for ferrum (empty: inherit the harness's environment)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -94,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		errs = append(errs, fmt.Errorf("--rounds %d: want >= 1", o.rounds))
 	}
 	if o.skipBuild && o.binDir == "" {
-		errs = append(errs, errors.New("--skip-build needs --bin-dir, the directory holding ferrum and backend"))
+		errs = append(errs, errors.New("--skip-build needs --bin-dir, the directory holding ferrum, backend and refproxy"))
 	}
 	return o, errors.Join(errs...)
 }
@@ -123,7 +124,7 @@ func pickScenarios(list string) ([]scenario, error) {
 }
 
 // pickTargets checks --compare and returns its targets in the usual order
-// (nginx, haproxy, direct), each once.
+// (nginx, haproxy, httputil, direct), each once.
 func pickTargets(list string) ([]string, error) {
 	want := splitList(list)
 	for _, name := range want {

@@ -1,11 +1,12 @@
-// Command harness load-tests ferrum with wrk and, on request, nginx, HAProxy
-// and the bare backend beside it, on the same machine, in the same run,
-// against the same backends. It builds ferrum and loadtest/backend, runs
-// each scenario's warm-up and measured passes, and writes the wrk reports,
-// the configs used, ferrum's /metrics and /health/backends, and a summary
-// into benchmark-results/<UTC YYYYMMDD-HHMMSS>/.
+// Command harness load-tests ferrum with wrk and, on request, nginx, HAProxy,
+// the plain Go reference (loadtest/refproxy) and the bare backend beside it,
+// on the same machine, in the same run, against the same backends. It builds
+// ferrum, loadtest/backend and loadtest/refproxy, runs each scenario's
+// warm-up and measured passes, and writes the wrk reports, the configs used,
+// ferrum's /metrics and /health/backends, and a summary into
+// benchmark-results/<UTC YYYYMMDD-HHMMSS>/.
 //
-//	go run ./loadtest/harness --duration 10s --compare nginx,haproxy,direct
+//	go run ./loadtest/harness --duration 10s --compare nginx,haproxy,httputil,direct
 //
 // It needs Linux (/proc) and wrk; docs/benchmarking.md explains the flags,
 // the scenarios and how to read the results.
@@ -124,7 +125,7 @@ func (r *runner) prepare(ctx context.Context) error {
 		return err
 	}
 	if !r.o.skipBuild {
-		fmt.Fprintf(r.stderr, "harness: building ferrum and the backend into %s\n", binDir)
+		fmt.Fprintf(r.stderr, "harness: building ferrum, the backend and the httputil reference into %s\n", binDir)
 		if err := buildBinaries(ctx, root, binDir, r.stderr); err != nil {
 			return err
 		}
@@ -138,7 +139,7 @@ func (r *runner) prepare(ctx context.Context) error {
 	}
 	r.targets = []target{{name: targetFerrum, bin: ferrumBin, version: programVersion(ferrumBin, "-version")}}
 	for _, name := range r.o.compare {
-		t, line, ok := findTarget(name)
+		t, line, ok := findTarget(name, binDir)
 		if !ok {
 			fmt.Fprintln(r.stderr, line)
 			continue

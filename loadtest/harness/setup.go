@@ -26,14 +26,14 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// buildBinaries builds ferrum and the backend in release mode (no symbol
-// tables, no local paths) into binDir, with the go command's output on
-// stderr.
+// buildBinaries builds ferrum, the backend and the httputil reference in
+// release mode (no symbol tables, no local paths) into binDir, with the go
+// command's output on stderr.
 func buildBinaries(ctx context.Context, root, binDir string, stderr io.Writer) error {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return err
 	}
-	for _, b := range []struct{ out, pkg string }{{"ferrum", "."}, {"backend", "./loadtest/backend"}} {
+	for _, b := range []struct{ out, pkg string }{{"ferrum", "."}, {"backend", "./loadtest/backend"}, {refproxyBin, "./loadtest/refproxy"}} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(binDir, b.out), b.pkg)
 		cmd.Dir = root
 		cmd.Stdout, cmd.Stderr = stderr, stderr

@@ -15,8 +15,10 @@ type cell struct {
 	Target   string       `json:"target"`
 	Passes   []passResult `json:"passes"`
 	Median   *medians     `json:"median"` // nil when no pass succeeded
-	// RatioToNginx is this cell's req/s over nginx's in the same scenario.
-	RatioToNginx *float64 `json:"ratio_to_nginx,omitempty"`
+	// RatioToNginx is this cell's req/s over nginx's in the same scenario,
+	// and RatioToHTTPUtil the same over the httputil reference's.
+	RatioToNginx    *float64 `json:"ratio_to_nginx,omitempty"`
+	RatioToHTTPUtil *float64 `json:"ratio_to_httputil,omitempty"`
 }
 
 // medians are the per-field medians over a cell's successful passes; the
@@ -37,9 +39,10 @@ type medians struct {
 	Passes         int     `json:"passes"`
 }
 
-// summarize fills in each cell's medians and ratio to nginx.
+// summarize fills in each cell's medians and ratios to nginx and the
+// httputil reference.
 func summarize(cells []cell) {
-	nginx := map[string]float64{}
+	nginx, httputil := map[string]float64{}, map[string]float64{}
 	for i := range cells {
 		c := &cells[i]
 		var ok []passResult
@@ -67,16 +70,24 @@ func summarize(cells []cell) {
 			m.SocketErrors += p.Report.socketErrors()
 		}
 		c.Median = m
-		if c.Target == targetNginx {
+		switch c.Target {
+		case targetNginx:
 			nginx[c.Scenario] = m.RequestsPerSec
+		case targetHTTPUtil:
+			httputil[c.Scenario] = m.RequestsPerSec
 		}
+	}
+	ratio := func(c *cell, base map[string]float64) *float64 {
+		if n := base[c.Scenario]; n > 0 && c.Median != nil {
+			r := c.Median.RequestsPerSec / n
+			return &r
+		}
+		return nil
 	}
 	for i := range cells {
 		c := &cells[i]
-		if n := nginx[c.Scenario]; n > 0 && c.Median != nil {
-			r := c.Median.RequestsPerSec / n
-			c.RatioToNginx = &r
-		}
+		c.RatioToNginx = ratio(c, nginx)
+		c.RatioToHTTPUtil = ratio(c, httputil)
 	}
 }
 
@@ -116,13 +127,16 @@ func summaryMarkdown(m meta, cells []cell) string {
 	}
 	b.WriteString("\n" + summaryTable(cells))
 	if budget := budgetLines(cells); len(budget) > 0 {
-		b.WriteString("\n## Budget (ferrum against nginx, same run)\n\n")
+		b.WriteString("\n## Budget (ferrum against nginx and the httputil reference, same run)\n\n")
 		for _, line := range budget {
 			b.WriteString("- " + line + "\n")
 		}
 	}
 	var notes []string
 	for _, c := range cells {
+		if noRetries(c) {
+			notes = append(notes, fmt.Sprintf("%s via %s: the httputil reference does not retry, so the failing backend's 503s reach wrk and count as non-2xx; its req/s is not comparable with the retrying proxies'", c.Scenario, c.Target))
+		}
 		for _, p := range c.Passes {
 			where := fmt.Sprintf("%s via %s, round %d", c.Scenario, c.Target, p.Round)
 			if p.Error != "" {
@@ -145,15 +159,26 @@ func summaryMarkdown(m meta, cells []cell) string {
 	return b.String()
 }
 
+// noRetries reports whether c is the httputil reference in a scenario where
+// the other proxies retry: it passes the failures on instead.
+func noRetries(c cell) bool {
+	s, ok := scenarioByName(c.Scenario)
+	return ok && s.retrying && c.Target == targetHTTPUtil
+}
+
 // summaryTable is the Markdown table of every cell's medians.
 func summaryTable(cells []cell) string {
 	var b strings.Builder
 	b.WriteString("| scenario | target | req/s | p50 | p90 | p99 | transfer/s | CPU-ms/1k req | peak RSS MiB | vs nginx | non-2xx | socket errors | upstream churn | steal | other CPU |\n")
 	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, c := range cells {
+		name := c.Target
+		if noRetries(c) {
+			name += " (no retries)"
+		}
 		m := c.Median
 		if m == nil {
-			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | | | | |\n", c.Scenario, c.Target)
+			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | | | | |\n", c.Scenario, name)
 			continue
 		}
 		// direct has no proxy to measure, and its "upstream" connections
@@ -175,14 +200,15 @@ func summaryTable(cells []cell) string {
 			other += " (!)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s |\n",
-			c.Scenario, c.Target, m.RequestsPerSec, fmtMs(m.P50Ms), fmtMs(m.P90Ms), fmtMs(m.P99Ms),
+			c.Scenario, name, m.RequestsPerSec, fmtMs(m.P50Ms), fmtMs(m.P90Ms), fmtMs(m.P99Ms),
 			fmtRate(m.TransferPerSec), cpu, rss, ratio, m.Non2xx, m.SocketErrors, churn, steal, other)
 	}
 	return b.String()
 }
 
-// budgetLines checks the performance budget on the cells of ferrum and
-// nginx; none when either is missing.
+// budgetLines checks the performance budget on the cells of ferrum, nginx
+// and the httputil reference. A point is left out when a cell it needs is
+// missing.
 func budgetLines(cells []cell) []string {
 	find := func(scenario, target string) *medians {
 		for _, c := range cells {
@@ -209,6 +235,10 @@ func budgetLines(cells []cell) []string {
 		}
 		r := f.RequestsPerSec / n.RequestsPerSec
 		lines = append(lines, fmt.Sprintf("%s: %.2fx nginx's req/s (budget ≥ %.2fx): %s", want.scenario, r, want.ratio, verdict(r >= want.ratio)))
+	}
+	if f, h := find("healthy_get", targetFerrum), find("healthy_get", targetHTTPUtil); f != nil && h != nil && h.RequestsPerSec > 0 {
+		r := f.RequestsPerSec / h.RequestsPerSec
+		lines = append(lines, fmt.Sprintf("healthy_get: ferrum %.2fx the httputil reference (budget ≥ 1.3x): %s", r, verdict(r >= 1.3)))
 	}
 	for _, s := range allScenarios {
 		f, n := find(s.name, targetFerrum), find(s.name, targetNginx)

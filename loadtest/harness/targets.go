@@ -17,11 +17,18 @@ const (
 	targetFerrum  = "ferrum"
 	targetNginx   = "nginx"
 	targetHAProxy = "haproxy"
-	targetDirect  = "direct"
+	// targetHTTPUtil is the plain Go reference, loadtest/refproxy:
+	// httputil.ReverseProxy over the default http.Transport.
+	targetHTTPUtil = "httputil"
+	targetDirect   = "direct"
 )
 
-// compareTargets are the names --compare accepts.
-var compareTargets = []string{targetNginx, targetHAProxy, targetDirect}
+// compareTargets are the names --compare accepts, in the order they run.
+var compareTargets = []string{targetNginx, targetHAProxy, targetHTTPUtil, targetDirect}
+
+// refproxyBin is the file name of the httputil reference's binary, built
+// beside ferrum and the backend.
+const refproxyBin = "refproxy"
 
 // target is one thing wrk is pointed at.
 type target struct {
@@ -45,12 +52,16 @@ func (t target) configs(s scenario, l layout) []genFile {
 		return nginxConfig(s, l)
 	case targetHAProxy:
 		return haproxyConfig(s, l)
+	case targetHTTPUtil:
+		return httputilConfig(s, l)
 	}
 	return nil
 }
 
 // command is how the target is started on its main config file conf. GOGC
-// goes only to ferrum; empty gogc leaves the harness's own environment.
+// goes only to ferrum; empty gogc leaves the harness's own environment. The
+// httputil reference takes its setup as flags; its config file only
+// records them.
 func (t target) command(conf string, l layout, gogc string) *exec.Cmd {
 	switch t.name {
 	case targetFerrum:
@@ -66,14 +77,17 @@ func (t target) command(conf string, l layout, gogc string) *exec.Cmd {
 		return exec.Command(t.bin, "-p", l.runDir, "-e", l.errorLog, "-c", conf)
 	case targetHAProxy:
 		return exec.Command(t.bin, "-db", "-f", conf)
+	case targetHTTPUtil:
+		return exec.Command(t.bin, httputilArgs(l)...)
 	}
 	return nil
 }
 
-// readyPath is what the harness polls to know the target serves: ferrum's
-// own /health, otherwise a request through the proxy to the backends.
+// readyPath is what the harness polls to know the target serves: the
+// /health that ferrum and the httputil reference answer themselves,
+// otherwise a request through the proxy to the backends.
 func (t target) readyPath(s scenario) string {
-	if t.name == targetFerrum {
+	if t.name == targetFerrum || t.name == targetHTTPUtil {
 		return "/health"
 	}
 	return s.path
@@ -116,11 +130,19 @@ func waitReady(ctx context.Context, url string, p *proc, timeout time.Duration) 
 	}
 }
 
-// findTarget looks a compared proxy up in PATH and asks its version. It
-// returns ok false, with the line to print, when it is not installed.
-func findTarget(name string) (target, string, bool) {
-	if name == targetDirect {
+// findTarget looks a compared proxy up, nginx and HAProxy in PATH and the
+// httputil reference in binDir, and asks its version. It returns ok false,
+// with the line to print, when it is not there.
+func findTarget(name, binDir string) (target, string, bool) {
+	switch name {
+	case targetDirect:
 		return target{name: targetDirect, version: "no proxy: wrk to one backend"}, "", true
+	case targetHTTPUtil:
+		bin := filepath.Join(binDir, refproxyBin)
+		if _, err := os.Stat(bin); err != nil {
+			return target{}, fmt.Sprintf("harness: the httputil reference is not in --bin-dir (%v); skipping it (run once without --skip-build)", err), false
+		}
+		return target{name: targetHTTPUtil, bin: bin, version: programVersion(bin, "-version")}, "", true
 	}
 	bin, err := exec.LookPath(name)
 	if err != nil {
