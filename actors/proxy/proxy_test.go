@@ -294,3 +294,14 @@ func TestRootGoesToCatchAllRoute(t *testing.T) {
 		t.Fatalf("GET / with a catch-all route did not reach it")
 	}
 }
+
+func TestRequestIDSurvivesConnectionNamingIt(t *testing.T) {
+	h := startProxy(t, routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	resp, _, _, _ := h.raw("GET /x?echo=1 HTTP/1.1\r\nHost: x\r\nConnection: X-Request-Id\r\nX-Request-Id: keep-me\r\n\r\n")
+	if got := resp.Header.Get("X-Echo-X-Request-Id"); got != "keep-me" {
+		t.Errorf("backend got X-Request-Id %q, want the client's keep-me even though Connection named it", got)
+	}
+	if got := resp.Header.Get("X-Request-Id"); got != "keep-me" {
+		t.Errorf("client got X-Request-Id %q, want keep-me", got)
+	}
+}
