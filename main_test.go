@@ -529,3 +529,17 @@ func startFerrumJSON(t *testing.T, conf string) *proc {
 	t.Helper()
 	return startWith(t, conf, jsonListenRE)
 }
+
+func TestSIGHUPDuringDrainIsIgnored(t *testing.T) {
+	a := fake(t, fakebackend.Options{Name: "a"})
+	p := startFerrum(t, "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_delay = \"500ms\"\n"+routeTOML("/", a))
+	p.signal(syscall.SIGTERM)
+	waitFor(t, 2*time.Second, "drain to start", func() bool { return strings.Contains(p.stderr.String(), "shutdown_started") })
+	p.signal(syscall.SIGHUP)
+	if code := p.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGHUP during a drain, want 0 (a reload signal is not a second stop signal); stderr:\n%s", code, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "result=ignored") {
+		t.Errorf("the ignored SIGHUP was not logged")
+	}
+}

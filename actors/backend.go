@@ -30,7 +30,8 @@ type BackendSnapshot struct {
 	Route        string
 	URL          string
 	State        messages.State
-	ConsecFails  int // consecutive failures, probes and live traffic alike
+	ConsecFails  int // consecutive failed live-traffic attempts (passive)
+	ProbeFails   int // consecutive failed probes
 	ConsecOKs    int // consecutive passing probes
 	EjectedUntil time.Time
 	Ejections    uint64    // passive ejections so far

@@ -104,6 +104,21 @@ func TestBackendStateMachine(t *testing.T) {
 		{name: "recovery after threshold probes", steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second)}, repeat(probe(passing), 2)), wantState: messages.Healthy, wantEjections: 1, wantReason: messages.ReasonActiveRecovery},
 		{name: "one passing probe is not enough", steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second), probe(passing)}), wantState: messages.Unhealthy, wantEjections: 1},
 		{name: "active failures mark unhealthy", steps: repeat(probe(failing), 3), wantState: messages.Unhealthy, wantReason: messages.ReasonActiveFailure},
+		{
+			name:      "live successes do not excuse failing probes",
+			steps:     concat([]step{probe(failing), out(ok)}, []step{probe(failing), out(ok)}, []step{probe(failing), out(ok)}),
+			wantState: messages.Unhealthy, wantReason: messages.ReasonActiveFailure,
+		},
+		{
+			name:      "passing probes do not excuse live failures",
+			steps:     concat([]step{out(fail), probe(passing)}, []step{out(fail), probe(passing)}, []step{out(fail), probe(passing)}),
+			wantState: messages.Ejected, wantEjections: 1, wantReason: messages.ReasonPassiveFailure,
+		},
+		{
+			name:      "probe and live failures do not add up",
+			steps:     concat(repeat(probe(failing), 2), repeat(out(fail), 2)),
+			wantState: messages.Healthy,
+		},
 		{name: "traffic to an unhealthy backend is ignored", steps: concat(repeat(probe(failing), 3), repeat(out(fail), 5)), wantState: messages.Unhealthy, wantReason: messages.ReasonActiveFailure},
 		{
 			name: "flapping doubles the ejection",

@@ -242,7 +242,8 @@ func (st *routeState) smooth(avoid int, now time.Time, window time.Duration) int
 }
 
 // leastRequests takes two different random backends in rotation and picks
-// the one with fewer attempts in flight for its share (power of two choices).
+// the one with fewer attempts in flight per unit of share (power of two
+// choices).
 func (st *routeState) leastRequests(avoid int, now time.Time, window time.Duration) int {
 	cand := st.inList
 	pa, pb := st.rng.IntN(len(cand)), st.rng.IntN(len(cand)-1)
@@ -256,10 +257,11 @@ func (st *routeState) leastRequests(avoid int, now time.Time, window time.Durati
 	case st.skip(b, avoid):
 		return a
 	}
-	// (inflight+1)/share compared without division; the +1 lets weights
-	// decide between idle backends too.
+	// inflight/share compared without division; between equals the larger
+	// share wins, so weights decide between idle backends too.
 	sa, sb := st.share(a, now, window), st.share(b, now, window)
-	if (st.inflight[a]+1)*sb <= (st.inflight[b]+1)*sa {
+	la, lb := st.inflight[a]*sb, st.inflight[b]*sa
+	if la < lb || (la == lb && sa >= sb) {
 		return a
 	}
 	return b

@@ -249,3 +249,29 @@ func BenchmarkConsistentHashPick(b *testing.B) {
 		}
 	}
 }
+
+func TestLeastRequestsFormula(t *testing.T) {
+	cases := []struct {
+		name     string
+		weights  []int
+		inflight []int
+		want     int
+	}{
+		{"fewer in flight wins", []int{1, 1}, []int{3, 1}, 1},
+		{"per unit of weight", []int{3, 1}, []int{2, 1}, 0},
+		{"an idle light backend beats a busy heavy one", []int{3, 1}, []int{2, 0}, 1},
+		{"between equals the heavier wins", []int{3, 1}, []int{0, 0}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := newRouteState(newTestRoute(proxyconf.LeastRequests, 2, c.weights...))
+			copy(st.inflight, c.inflight)
+			// With two backends the two choices are always both of them.
+			for k := 0; k < 10; k++ {
+				if got := st.leastRequests(-1, time.Time{}, 0); got != c.want {
+					t.Fatalf("picked %d with weights %v and in flight %v, want %d", got, c.weights, c.inflight, c.want)
+				}
+			}
+		})
+	}
+}

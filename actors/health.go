@@ -26,7 +26,9 @@ func (m *machine) publish() {
 	m.dirty = false
 }
 
-// outcome handles one live-traffic attempt's outcome.
+// outcome handles one live-traffic attempt's outcome. Live traffic and
+// probes keep separate streaks: a success on the wire does not excuse a
+// failing health check, nor a passing check a failing backend.
 func (m *machine) outcome(ctx context.Context, o messages.Outcome) {
 	if m.s.State != messages.Healthy {
 		// Attempts that were already under way when the backend left
@@ -41,7 +43,6 @@ func (m *machine) outcome(ctx context.Context, o messages.Outcome) {
 		}
 	case messages.Failure:
 		m.s.ConsecFails++
-		m.s.ConsecOKs = 0
 		m.s.PassiveFailures++
 		m.dirty = true
 		h := m.b.Health()
@@ -60,19 +61,20 @@ func (m *machine) probe(r messages.ProbeResult) {
 	if !r.OK {
 		m.s.ActiveFailures++
 		m.s.ConsecOKs = 0
-		m.s.ConsecFails++
-		if m.s.State == messages.Healthy && m.s.ConsecFails >= h.FailureThreshold {
+		m.s.ProbeFails++
+		if m.s.State == messages.Healthy && m.s.ProbeFails >= h.FailureThreshold {
 			m.move(r.At, messages.Unhealthy, messages.ReasonActiveFailure)
 		}
 		return
 	}
-	m.s.ConsecFails = 0
+	m.s.ProbeFails = 0
 	if m.s.State == messages.Ejected {
 		// Probes during an ejection do not shorten it.
 		return
 	}
 	m.s.ConsecOKs++
 	if m.s.State == messages.Unhealthy && m.s.ConsecOKs >= h.RecoveryThreshold {
+		m.s.ConsecFails = 0
 		m.move(r.At, messages.Healthy, messages.ReasonActiveRecovery)
 		m.s.LastReturn = r.At
 		m.s.InSince = r.At

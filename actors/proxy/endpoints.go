@@ -76,12 +76,12 @@ func (p *Proxy) debug(w http.ResponseWriter, r *http.Request, t *Table, path str
 		exposed = d.ExposeMetrics && p.metricsH != nil
 	}
 	if !exposed {
-		plain(w, http.StatusNotFound, "")
+		plain(w, http.StatusNotFound, requestID(r))
 		return
 	}
 	if d.AuthToken != "" && !tokenOK(r.Header.Get("Authorization"), d.AuthToken) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ferrum"`)
-		plain(w, http.StatusUnauthorized, "")
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		plain(w, http.StatusUnauthorized, requestID(r))
 		return
 	}
 	if path == pathMetrics {
@@ -179,7 +179,8 @@ func (p *Proxy) backends(w http.ResponseWriter, r *http.Request, t *Table) {
 func fillBackend(bd *backendDoc, s *actors.BackendSnapshot) {
 	bd.Healthy = s.InRotation()
 	bd.State = s.State.String()
-	bd.ConsecutiveFailures = s.ConsecFails
+	// One number for two streaks: whichever is closer to the threshold.
+	bd.ConsecutiveFailures = max(s.ConsecFails, s.ProbeFails)
 	bd.ConsecutiveSuccesses = s.ConsecOKs
 	bd.Ejections = s.Ejections
 	if !s.EjectedUntil.IsZero() {

@@ -74,9 +74,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 			switch {
 			case r.Context().Err() != nil:
 				last = failure{kind: KindClientDisconnect, status: 499, client: true}
-			case held == nil && last.kind == "" && err == nil:
+			case held != nil || last.kind != "":
+				// An earlier attempt's answer (or failure) stands.
+			case err == nil || errors.Is(err, actors.ErrRetired):
+				// No backend in rotation, or a reload removed the route
+				// while this request was on its way.
 				last = failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}
-			case held == nil && last.kind == "":
+			default:
 				last = failure{kind: KindUpstreamTimeout, status: http.StatusGatewayTimeout}
 			}
 			p.finish(w, ex, held, last)

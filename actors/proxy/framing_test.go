@@ -135,3 +135,15 @@ func TestRequestBodyLimit(t *testing.T) {
 		t.Fatalf("over-limit chunked body: %d with %d complete backend requests, want 413 and none", resp.StatusCode, count.Load())
 	}
 }
+
+func TestHeadOfALargeResourceIsNotTooLarge(t *testing.T) {
+	h := startProxy(t, "[upstream]\nmax_response_body_bytes = 1000\n"+routeConf("/", backend(t, fakebackend.Options{Name: "a", BodyBytes: 5000})))
+	req, _ := http.NewRequest(http.MethodHead, h.url+"/x", nil)
+	resp, _ := do(t, req)
+	if resp.StatusCode != 200 || resp.ContentLength != 5000 {
+		t.Fatalf("HEAD of a 5000-byte resource with a 1000-byte limit: %d, length %d; want 200 and 5000", resp.StatusCode, resp.ContentLength)
+	}
+	if resp, _ := h.get("/x"); resp.StatusCode != 502 {
+		t.Fatalf("GET of it: %d, want 502", resp.StatusCode)
+	}
+}

@@ -112,6 +112,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) proxy(w http.ResponseWriter, r *http.Request, t *Table, ex *exchange, path, query string, hasQuery bool) {
 	rt := ex.route
 	protocol := headers.UpgradeType(r.Header)
+	if protocol != "" && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
+		// A request with a body is not turned into a tunnel (curl asks
+		// for h2c on every plain-http request, POSTs included); its
+		// Upgrade header is dropped like any hop-by-hop header.
+		protocol = ""
+	}
 	p.cleanRequest(r, t, ex.idHeader)
 	if len(r.TransferEncoding) > 0 {
 		// The request may have carried both Content-Length and

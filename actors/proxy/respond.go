@@ -28,7 +28,7 @@ type exchange struct {
 func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, resp *http.Response) {
 	defer resp.Body.Close()
 	up := &rt.conf.Upstream
-	if resp.ContentLength > up.MaxResponseBodyBytes {
+	if resp.ContentLength > up.MaxResponseBodyBytes && resp.Request.Method != http.MethodHead {
 		p.report(ex, rt, idx, false, resp.StatusCode, "")
 		p.fail(w, ex, failure{kind: KindResponseTooLarge, status: http.StatusBadGateway})
 		return

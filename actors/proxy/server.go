@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"ferrum/proxyconf"
@@ -217,11 +218,14 @@ func (s *Server) Drain(sig os.Signal, sigs <-chan os.Signal) int {
 	s.proxy.StartDrain()
 	s.log.Info("shutdown_started", "signal", sig.String(), "shutdown_delay", c.ShutdownDelay,
 		"graceful_shutdown_timeout", c.GracefulShutdownTimeout)
+	quit := make(chan struct{})
+	defer close(quit)
+	stop := s.stopSignals(sigs, quit)
 	delay := time.NewTimer(c.ShutdownDelay)
 	defer delay.Stop()
 	select {
 	case <-delay.C:
-	case again := <-sigs:
+	case again := <-stop:
 		return s.forced(again)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.GracefulShutdownTimeout)
@@ -241,12 +245,35 @@ func (s *Server) Drain(sig os.Signal, sigs <-chan os.Signal) int {
 			s.log.Warn("shutdown_complete", "result", "deadline", "error", "graceful_shutdown_timeout cut requests off")
 			return 1
 		}
-	case again := <-sigs:
+	case again := <-stop:
 		return s.forced(again)
 	}
 	s.Close()
 	s.log.Info("shutdown_complete", "result", "drained")
 	return 0
+}
+
+// stopSignals passes on the signals from sigs that end a drain at once (a
+// second SIGTERM or SIGINT); a SIGHUP during a drain is logged and ignored.
+// Its goroutine ends when quit closes.
+func (s *Server) stopSignals(sigs <-chan os.Signal, quit <-chan struct{}) <-chan os.Signal {
+	stop := make(chan os.Signal, 1)
+	go func() {
+		for {
+			select {
+			case <-quit:
+				return
+			case sig := <-sigs:
+				if sig == syscall.SIGHUP {
+					s.log.Warn("config_reload", "result", "ignored", "error", "shutting down; the reload is not applied")
+					continue
+				}
+				stop <- sig
+				return
+			}
+		}
+	}()
+	return stop
 }
 
 func (s *Server) forced(sig os.Signal) int {

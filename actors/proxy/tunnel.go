@@ -110,7 +110,11 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	hash, hasHash := p.hashKey(r, rt)
 	idx, ok, err := rt.actor.Pick(ctx, -1, hash, hasHash, false)
 	if err != nil || !ok {
-		p.fail(w, ex, failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable})
+		f := failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}
+		if r.Context().Err() != nil {
+			f = failure{kind: KindClientDisconnect, status: 499, client: true}
+		}
+		p.fail(w, ex, f)
 		return
 	}
 	b := rt.backends[idx]

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"ferrum/loadtest/fakebackend"
 	"ferrum/proxyconf"
 )
 
@@ -234,5 +235,20 @@ func TestShutdownClosesTunnelsAfterTheDeadline(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if _, err := wsRead(c.br); err == nil {
 		t.Fatal("tunnel still open after shutdown")
+	}
+}
+
+// TestUpgradeWithBodyIsForwardedWhole: curl asks for h2c on plain-http POSTs;
+// such a request is not a tunnel, and its body must arrive.
+func TestUpgradeWithBodyIsForwardedWhole(t *testing.T) {
+	h := startProxy(t, routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	body := "hello world"
+	resp, _, _, _ := h.raw("POST /x?echo=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" +
+		"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: 11\r\n\r\n" + body)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Request-Bytes") != "11" {
+		t.Fatalf("POST with Upgrade: %d, backend got %s bytes; want 200 and 11", resp.StatusCode, resp.Header.Get("X-Request-Bytes"))
+	}
+	if v := resp.Header.Get("X-Echo-Upgrade"); v != "" {
+		t.Fatalf("Upgrade %q reached the backend on a request that is not a tunnel", v)
 	}
 }
