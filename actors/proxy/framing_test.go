@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"ferrum/actors/proxy/headers"
 	"ferrum/loadtest/fakebackend"
 )
 
@@ -145,5 +147,45 @@ func TestHeadOfALargeResourceIsNotTooLarge(t *testing.T) {
 	}
 	if resp, _ := h.get("/x"); resp.StatusCode != 502 {
 		t.Fatalf("GET of it: %d, want 502", resp.StatusCode)
+	}
+}
+
+// TestRequestsNetHTTPRefusesCarryAnIDAndCount: answers net/http writes
+// itself, before ferrum's handler runs, still carry X-Request-Id and are
+// counted.
+func TestRequestsNetHTTPRefusesCarryAnIDAndCount(t *testing.T) {
+	h := startProxy(t, "[server]\nmax_header_bytes = 8192\n"+routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	cases := []struct {
+		request string
+		status  int
+		kind    string
+	}{
+		{"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400, "bad_request"},
+		{"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "bad_request"},
+		{"GET /x HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 20000) + "\r\n\r\n", 431, "request_too_large"},
+	}
+	for _, c := range cases {
+		resp, _, _, _ := h.raw(c.request)
+		if resp.StatusCode != c.status {
+			t.Fatalf("%q: status %d, want %d", firstLine(c.request), resp.StatusCode, c.status)
+		}
+		if id := resp.Header.Get("X-Request-Id"); !headers.ValidRequestID(id) {
+			t.Errorf("%d from net/http: X-Request-Id %q", c.status, id)
+		}
+	}
+	mfs := h.scrape()
+	for _, c := range cases {
+		code := fmt.Sprint(c.status)
+		if v := value(mfs, "ferrum_proxy_requests_total", "route=none", "method=OTHER", "code="+code); v != 1 {
+			t.Errorf("requests_total{route=none,code=%s} = %v, want 1", code, v)
+		}
+	}
+	if v := value(mfs, "ferrum_proxy_errors_total", "route=none", "kind=bad_request"); v != 2 {
+		t.Errorf("errors_total{kind=bad_request} = %v, want 2", v)
+	}
+	// A normal answer passes through untouched: one X-Request-Id.
+	resp, _ := h.get("/x")
+	if n := len(resp.Header.Values("X-Request-Id")); n != 1 {
+		t.Errorf("a proxied answer carries %d X-Request-Id headers, want 1", n)
 	}
 }

@@ -59,7 +59,7 @@ func startProxyEnv(t *testing.T, conf string, getenv func(string) string) *harne
 		t.Fatal(err)
 	}
 	srv := p.httpServer(cfg)
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(p.Watch(ln)) }()
 	t.Cleanup(func() {
 		srv.Close()
 		pools.CloseIdle()

@@ -71,7 +71,7 @@ func Start(cfg *proxyconf.Config, o Options) (_ *Server, err error) {
 	}
 	s.addr = ln.Addr().String()
 	s.srv = s.proxy.httpServer(cfg)
-	go func() { s.errs <- s.srv.Serve(Patient(ln, o.Log)) }()
+	go func() { s.errs <- s.srv.Serve(Patient(s.proxy.Watch(ln), o.Log)) }()
 	if cfg.Debug.Listen != "" {
 		dln, err := net.Listen("tcp", cfg.Debug.Listen)
 		if err != nil {
