@@ -239,20 +239,7 @@ func TestGracefulShutdown(t *testing.T) {
 	slow := fake(t, fakebackend.Options{Name: "slow"})
 	conf := "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_delay = \"1s\"\ngraceful_shutdown_timeout = \"5s\"\n" + routeTOML("/", slow)
 	p := startFerrum(t, conf)
-	inflight := make(chan int, 1)
-	go func() {
-		resp, err := httpc.Get(p.url + "/work?delay=2s")
-		if err != nil {
-			inflight <- -1
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		inflight <- resp.StatusCode
-	}()
-	waitFor(t, 5*time.Second, "the slow request to reach ferrum", func() bool {
-		return strings.Contains(metricsText(t, p.url), `ferrum_proxy_inflight_requests 1`)
-	})
+	inflight := p.inFlight("/work?delay=2s")
 	p.signal(syscall.SIGTERM)
 	// During shutdown_delay: /health is 503, other traffic still served.
 	waitFor(t, time.Second, "/health to turn 503", func() bool {
@@ -289,14 +276,7 @@ func TestShutdownDeadlineCutsRequests(t *testing.T) {
 	slow := fake(t, fakebackend.Options{Name: "slow"})
 	conf := "[server]\nlisten = \"127.0.0.1:0\"\ngraceful_shutdown_timeout = \"300ms\"\n" + routeTOML("/", slow)
 	p := startFerrum(t, conf)
-	go func() {
-		if resp, err := httpc.Get(p.url + "/work?delay=5s"); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	waitFor(t, 5*time.Second, "the slow request to reach ferrum", func() bool {
-		return strings.Contains(metricsText(t, p.url), `ferrum_proxy_inflight_requests 1`)
-	})
+	p.inFlight("/work?delay=5s")
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(5 * time.Second); code != 1 {
 		t.Fatalf("exit %d when the deadline cut a request off, want 1", code)
@@ -312,6 +292,27 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if code := p.wait(3 * time.Second); code != 1 {
 		t.Fatalf("exit %d after a second signal, want 1", code)
 	}
+}
+
+// inFlight starts a GET of path and returns once ferrum counts it in
+// flight; the channel gets its status (-1 when it failed) when it ends.
+func (p *proc) inFlight(path string) <-chan int {
+	p.t.Helper()
+	done := make(chan int, 1)
+	go func() {
+		resp, err := httpc.Get(p.url + path)
+		if err != nil {
+			done <- -1
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	waitFor(p.t, 5*time.Second, "the slow request to reach ferrum", func() bool {
+		return strings.Contains(metricsText(p.t, p.url), `ferrum_proxy_inflight_requests 1`)
+	})
+	return done
 }
 
 func metricsText(t *testing.T, base string) string {
@@ -355,20 +356,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	})
 
 	// A slow request on a backend the next config removes must complete.
-	slowDone := make(chan int, 1)
-	go func() {
-		resp, err := httpc.Get(p.url + "/slow/s?delay=1500ms")
-		if err != nil {
-			slowDone <- -1
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		slowDone <- resp.StatusCode
-	}()
-	waitFor(t, 5*time.Second, "the slow request to start", func() bool {
-		return strings.Contains(metricsText(t, p.url), `ferrum_proxy_inflight_requests 1`)
-	})
+	slowDone := p.inFlight("/slow/s?delay=1500ms")
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
