@@ -14,8 +14,27 @@ import (
 	"ferrum/loadtest/fakebackend"
 )
 
-// scrape fetches /metrics and parses it with the Prometheus text parser.
+// scrape fetches /metrics once no client request is in flight, so that
+// every finished request is counted: a client can read its whole response
+// before the handler that wrote it has done its accounting.
 func (h *harness) scrape(hdr ...string) map[string]*dto.MetricFamily {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mfs := h.scrapeNow(hdr...)
+		n := value(mfs, "ferrum_proxy_inflight_requests")
+		if n == 0 {
+			return mfs
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("/metrics: %v client requests still in flight after 5s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// scrapeNow fetches /metrics and parses it with the Prometheus text parser.
+func (h *harness) scrapeNow(hdr ...string) map[string]*dto.MetricFamily {
 	h.t.Helper()
 	resp, body := h.get("/metrics", hdr...)
 	if resp.StatusCode != 200 {

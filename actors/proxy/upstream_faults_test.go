@@ -201,7 +201,7 @@ func TestBackendFailsMidBody(t *testing.T) {
 				t.Errorf("connection cut after %v, want within %v", took, c.within)
 			}
 			eventually(t, 2*time.Second, "error kind "+c.kind+" never counted", func() bool {
-				return value(h.scrape(), "ferrum_proxy_errors_total", "route=/", "kind="+c.kind) == 1
+				return value(h.scrapeNow(), "ferrum_proxy_errors_total", "route=/", "kind="+c.kind) == 1
 			})
 		})
 	}
@@ -274,7 +274,7 @@ func TestClientStalledUploadIs408NotChargedToBackend(t *testing.T) {
 			}
 
 			eventually(t, 2*time.Second, "client_body_timeout never counted", func() bool {
-				return value(h.scrape(), "ferrum_proxy_errors_total", "route=/", "kind=client_body_timeout") == 1
+				return value(h.scrapeNow(), "ferrum_proxy_errors_total", "route=/", "kind=client_body_timeout") == 1
 			})
 			mfs := h.scrape()
 			if v := value(mfs, "ferrum_proxy_backend_requests_total", "outcome=failure"); v != 0 {
@@ -338,7 +338,7 @@ func TestClientDisconnectMidUploadNotCharged(t *testing.T) {
 	eventually(t, 5*time.Second, "upload never reached the backend", func() bool { return got.Load() == 1 })
 	c.Close()
 	eventually(t, 5*time.Second, "the cut attempt was never counted as cancelled", func() bool {
-		return value(h.scrape(), "ferrum_proxy_backend_requests_total", "outcome=cancelled") == 1
+		return value(h.scrapeNow(), "ferrum_proxy_backend_requests_total", "outcome=cancelled") == 1
 	})
 	mfs := h.scrape()
 	if v := value(mfs, "ferrum_proxy_backend_requests_total", "outcome=failure"); v != 0 {

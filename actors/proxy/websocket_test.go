@@ -148,12 +148,12 @@ func TestWebSocketThroughFerrum(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		c.roundTrip(t, fmt.Sprintf("hello %d", i))
 	}
-	if v := value(h.scrape(), "ferrum_proxy_tunnels_active", "route=/ws"); v != 1 {
+	if v := value(h.scrapeNow(), "ferrum_proxy_tunnels_active", "route=/ws"); v != 1 {
 		t.Fatalf("tunnels_active = %v with one tunnel open, want 1", v)
 	}
 	c.Close()
 	eventually(t, 5*time.Second, "tunnels_active back to 0", func() bool {
-		return value(h.scrape(), "ferrum_proxy_tunnels_active", "route=/ws") == 0
+		return value(h.scrapeNow(), "ferrum_proxy_tunnels_active", "route=/ws") == 0
 	})
 }
 
