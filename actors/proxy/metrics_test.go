@@ -16,15 +16,16 @@ import (
 
 // scrape fetches /metrics once no client request is in flight, so that
 // every finished request is counted: a client can read its whole response
-// before the handler that wrote it has done its accounting.
+// before the handler that wrote it has done its accounting. One scrape that
+// shows no request in flight is not enough, as the registry reads its
+// collectors concurrently, not at one instant; the scrape after it is.
 func (h *harness) scrape(hdr ...string) map[string]*dto.MetricFamily {
 	h.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		mfs := h.scrapeNow(hdr...)
-		n := value(mfs, "ferrum_proxy_inflight_requests")
+		n := value(h.scrapeNow(hdr...), "ferrum_proxy_inflight_requests")
 		if n == 0 {
-			return mfs
+			return h.scrapeNow(hdr...)
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("/metrics: %v client requests still in flight after 5s", n)
