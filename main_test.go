@@ -237,12 +237,12 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestGracefulShutdown(t *testing.T) {
 	slow := fake(t, fakebackend.Options{Name: "slow"})
-	conf := "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_delay = \"1s\"\ngraceful_shutdown_timeout = \"5s\"\n" + routeTOML("/", slow)
+	conf := "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_delay = \"2s\"\ngraceful_shutdown_timeout = \"6s\"\n" + routeTOML("/", slow)
 	p := startFerrum(t, conf)
-	inflight := p.inFlight("/work?delay=2s")
+	inflight := p.inFlight("/work?delay=3s")
 	p.signal(syscall.SIGTERM)
 	// During shutdown_delay: /health is 503, other traffic still served.
-	waitFor(t, time.Second, "/health to turn 503", func() bool {
+	waitFor(t, 2*time.Second, "/health to turn 503", func() bool {
 		code, _ := get(t, p.url+"/health")
 		return code == 503
 	})
@@ -251,7 +251,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	// After the delay new connections are refused.
 	addr := strings.TrimPrefix(p.url, "http://")
-	waitFor(t, 3*time.Second, "the listener to close", func() bool {
+	waitFor(t, 5*time.Second, "the listener to close", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return true
@@ -322,17 +322,22 @@ func metricsText(t *testing.T, base string) string {
 }
 
 // reloadTo writes conf over p's config file, sends SIGHUP and waits for the
-// reload's log line.
+// reload's outcome line (success or failure; a restart_needed warning comes
+// before the reload is done).
 func (p *proc) reloadTo(conf string) {
 	p.t.Helper()
-	before := strings.Count(p.stderr.String(), "msg=config_reload")
+	before := reloadOutcomes(p.stderr.String())
 	if err := os.WriteFile(p.config, []byte(conf), 0o644); err != nil {
 		p.t.Fatal(err)
 	}
 	p.signal(syscall.SIGHUP)
 	waitFor(p.t, 5*time.Second, "config_reload", func() bool {
-		return strings.Count(p.stderr.String(), "msg=config_reload") > before
+		return reloadOutcomes(p.stderr.String()) > before
 	})
+}
+
+func reloadOutcomes(log string) int {
+	return strings.Count(log, "msg=config_reload result=success") + strings.Count(log, "msg=config_reload result=failure")
 }
 
 var ejectionsRE = regexp.MustCompile(`"ejections": (\d+)`)
@@ -520,7 +525,7 @@ func startFerrumJSON(t *testing.T, conf string) *proc {
 
 func TestSIGHUPDuringDrainIsIgnored(t *testing.T) {
 	a := fake(t, fakebackend.Options{Name: "a"})
-	p := startFerrum(t, "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_delay = \"500ms\"\n"+routeTOML("/", a))
+	p := startFerrum(t, "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_delay = \"2s\"\n"+routeTOML("/", a))
 	p.signal(syscall.SIGTERM)
 	waitFor(t, 2*time.Second, "drain to start", func() bool { return strings.Contains(p.stderr.String(), "shutdown_started") })
 	p.signal(syscall.SIGHUP)

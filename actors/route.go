@@ -41,6 +41,8 @@ type Route struct {
 
 type inflightQuery struct{ reply chan []int }
 
+type rotationQuery struct{ reply chan []bool }
+
 type retryAsk struct{ reply chan bool }
 
 type ejectAsk struct {
@@ -169,16 +171,30 @@ func (r *Route) MayRetry(ctx context.Context) bool {
 // order, or nil when ctx ends first.
 func (r *Route) Inflight(ctx context.Context) []int {
 	reply := make(chan []int, 1)
-	if !r.send(ctx, inflightQuery{reply: reply}) {
-		return nil
+	return ask(ctx, r, inflightQuery{reply: reply}, reply)
+}
+
+// InRotation reports, per backend in config order, whether the route picks
+// it now. It is the route's own view: a backend's snapshot changes a moment
+// before its route hears of it. nil when ctx ends first.
+func (r *Route) InRotation(ctx context.Context) []bool {
+	reply := make(chan []bool, 1)
+	return ask(ctx, r, rotationQuery{reply: reply}, reply)
+}
+
+// ask sends query q to r's control mailbox and waits for its answer on reply.
+func ask[T any](ctx context.Context, r *Route, q any, reply chan T) T {
+	var zero T
+	if !r.send(ctx, q) {
+		return zero
 	}
 	select {
 	case v := <-reply:
 		return v
 	case <-ctx.Done():
-		return nil
+		return zero
 	case <-r.done:
-		return nil
+		return zero
 	}
 }
 
@@ -188,17 +204,7 @@ func (r *Route) rotation(ctx context.Context, m messages.Rotation) {
 
 func (r *Route) askEject(ctx context.Context, index int) bool {
 	reply := make(chan bool, 1)
-	if !r.send(ctx, ejectAsk{messages.EjectAsk{Index: index, Reply: reply}}) {
-		return false
-	}
-	select {
-	case ok := <-reply:
-		return ok
-	case <-ctx.Done():
-		return false
-	case <-r.done:
-		return false
-	}
+	return ask(ctx, r, ejectAsk{messages.EjectAsk{Index: index, Reply: reply}}, reply)
 }
 
 func (r *Route) send(ctx context.Context, m any) bool {
@@ -255,5 +261,7 @@ func (r *Route) handleControl(st *routeState, c any) {
 		m.reply <- st.mayRetry(r.settings.Load())
 	case inflightQuery:
 		m.reply <- append([]int(nil), st.inflight...)
+	case rotationQuery:
+		m.reply <- append([]bool(nil), st.in...)
 	}
 }

@@ -136,11 +136,16 @@ func TestHalfPoolRuleAcrossActors(t *testing.T) {
 		if ejected != 1 {
 			t.Fatalf("ejected %d of 2 backends, want 1", ejected)
 		}
-		// The route picks only the backend left in rotation.
+		// The route's own view agrees with the snapshots, and it picks
+		// only the backend left in rotation.
 		var healthy int
+		view := r.InRotation(context.Background())
 		for i, b := range r.backends {
 			if b.Snapshot().InRotation() {
 				healthy = i
+			}
+			if len(view) != 2 || view[i] != b.Snapshot().InRotation() {
+				t.Fatalf("route's rotation view %v disagrees with backend %d's snapshot", view, i)
 			}
 		}
 		for range 4 {

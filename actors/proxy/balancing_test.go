@@ -115,8 +115,12 @@ func TestRetryBudgetBoundsRetries(t *testing.T) {
 				if skipped == 0 {
 					t.Errorf("no retry was skipped: the budget did not bind")
 				}
-				if attempts > 1.2*requests {
-					t.Errorf("upstream attempts %v exceed (1 + 20%%) x %v client requests", attempts, requests)
+				// Retries in flight stay within 20% of the requests in
+				// flight, retrying ones included: at most 25% of first
+				// attempts, plus min_retry_concurrency's floor as the
+				// run tails off. Unbudgeted, this would be 2x.
+				if attempts > 1.3*requests {
+					t.Errorf("upstream attempts %v exceed 1.3 x %v client requests", attempts, requests)
 				}
 			case 100:
 				if skipped != 0 {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,16 +86,24 @@ func handlerBackend(t *testing.T, h http.HandlerFunc) string {
 	return s.URL
 }
 
-// deadPort returns a loopback URL nothing listens on.
+// deadPort returns a loopback URL that refuses connections: its port is
+// bound by a socket that never listens, held until the test ends, so no
+// other program can take the port meanwhile.
 func deadPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
 
 var client = &http.Client{
@@ -170,6 +179,19 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// inRotation reports whether route ri's actor picks its backend bi now: the
+// route's own view, which a backend's snapshot runs a moment ahead of.
+func (h *harness) inRotation(ri, bi int) bool {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	in := h.tree.Routes[ri].Actor.InRotation(ctx)
+	if in == nil {
+		h.t.Fatalf("route %d did not answer a rotation query", ri)
+	}
+	return in[bi]
 }
 
 // routeConf renders one [[route]] table for a test config.

@@ -28,7 +28,7 @@ func TestKilledBackendLeavesAndRejoinsRotation(t *testing.T) {
 	)
 	a := startKillable(t, fakebackend.Options{Name: "a"})
 	b := startKillable(t, fakebackend.Options{Name: "b"})
-	conf := "[health]\ninterval = \"100ms\"\ntimeout = \"100ms\"\nfailure_threshold = 3\nrecovery_threshold = 2\n" +
+	conf := "[health]\ninterval = \"100ms\"\ntimeout = \"1s\"\nfailure_threshold = 3\nrecovery_threshold = 2\n" +
 		"[retry]\nmax_attempts = 1\n" + routeConf("/", a.url(), b.url())
 	h := startProxy(t, conf)
 	h.waitFirstProbes()
@@ -50,7 +50,7 @@ func TestKilledBackendLeavesAndRejoinsRotation(t *testing.T) {
 	b.kill()
 	leaveBound := interval*failures + interval
 	eventually(t, leaveBound+healthSlack, "killed backend still in rotation", func() bool {
-		return !bActor.Snapshot().InRotation()
+		return !h.inRotation(0, 1)
 	})
 	left := time.Since(killedAt)
 	t.Logf("killed backend left rotation after %v (contract bound %v)", left.Round(time.Millisecond), leaveBound)
@@ -71,7 +71,7 @@ func TestKilledBackendLeavesAndRejoinsRotation(t *testing.T) {
 	b.restart()
 	rejoinBound := interval*recovery + interval
 	eventually(t, rejoinBound+healthSlack, "restarted backend never rejoined", func() bool {
-		return bActor.Snapshot().InRotation()
+		return h.inRotation(0, 1)
 	})
 	rejoined := time.Since(restartedAt)
 	t.Logf("restarted backend rejoined after %v (contract bound %v)", rejoined.Round(time.Millisecond), rejoinBound)

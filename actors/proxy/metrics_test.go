@@ -94,7 +94,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 		routeConf("/slow", slow) + "[route.upstream]\nread_timeout = \"100ms\"\n[route.retry]\nmax_attempts = 1\n"
 	h := startProxy(t, conf)
 	eventually(t, 5*time.Second, "sick backend never left rotation", func() bool {
-		return !h.tree.Routes[1].Backends[0].Actor.Snapshot().InRotation()
+		return !h.inRotation(1, 0)
 	})
 	for range 10 {
 		if resp, _ := h.get("/retry/x"); resp.StatusCode != 200 || resp.Header.Get("X-Backend") != "good" {

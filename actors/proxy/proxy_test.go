@@ -227,7 +227,7 @@ func TestNoHealthyBackendIs503(t *testing.T) {
 	conf := "[health]\ninterval = \"50ms\"\nfailure_threshold = 1\n" + routeConf("/", sick)
 	h := startProxy(t, conf)
 	eventually(t, 5*time.Second, "backend never became unhealthy", func() bool {
-		return !h.tree.Routes[0].Backends[0].Actor.Snapshot().InRotation()
+		return !h.inRotation(0, 0)
 	})
 	start := time.Now()
 	resp, _ := h.get("/x")

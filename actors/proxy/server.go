@@ -126,6 +126,9 @@ func (s *Server) checkPools(ctx context.Context) error {
 func (s *Server) Reload() {
 	cfg, err := proxyconf.Load(s.cfg.File)
 	if err != nil {
+		// Counted before it is logged, so the log line means the
+		// metric already shows it.
+		s.countReload(false)
 		var probs proxyconf.Problems
 		if errors.As(err, &probs) {
 			for _, p := range probs {
@@ -134,14 +137,13 @@ func (s *Server) Reload() {
 		} else {
 			s.log.Error("config_reload", "result", "failure", "error", err.Error())
 		}
-		s.countReload(false)
 		return
 	}
 	cfg = s.keepListeners(cfg)
 	tree, ch, finish, err := s.sup.Reload(context.Background(), s.tree, cfg)
 	if err != nil {
-		s.log.Error("config_reload", "result", "failure", "error", err.Error())
 		s.countReload(false)
+		s.log.Error("config_reload", "result", "failure", "error", err.Error())
 		return
 	}
 	s.proxy.SetTable(BuildTable(cfg, tree, s.pools, s.metrics))

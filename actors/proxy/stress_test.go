@@ -40,7 +40,7 @@ func TestSlowUploadsDoNotStarveOthers(t *testing.T) {
 		}
 		fb.ServeHTTP(w, r)
 	})
-	h := startProxy(t, "[server]\nclient_body_timeout = \"10s\"\n"+routeConf("/", up))
+	h := startProxy(t, "[server]\nclient_body_timeout = \"10s\"\n[retry]\ntotal_timeout = \"60s\"\n"+routeConf("/", up))
 	h.waitFirstProbes()
 
 	conns := make([]net.Conn, 0, uploads)

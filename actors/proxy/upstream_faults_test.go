@@ -56,7 +56,7 @@ func TestMisbehavingBackendsBeforeHeaders(t *testing.T) {
 		},
 		{
 			name: "refused", dead: true,
-			want: 502, kind: "upstream_connect", within: 500 * time.Millisecond,
+			want: 502, kind: "upstream_connect", within: 2 * time.Second, // connect_timeout is 3s
 		},
 		{
 			name:      "content-length over max_response_body_bytes",
@@ -114,8 +114,8 @@ func TestRefusedIsFastWithRetries(t *testing.T) {
 	if resp.StatusCode != 502 {
 		t.Fatalf("refused backend: %d, want 502", resp.StatusCode)
 	}
-	if took := time.Since(start); took > 500*time.Millisecond {
-		t.Errorf("502 for a refused backend took %v, want well under 500ms", took)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("502 for a refused backend took %v, want it at once, not after connect_timeout (3s)", took)
 	}
 }
 

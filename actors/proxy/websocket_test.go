@@ -207,8 +207,8 @@ func TestWebSocketAcrossReloads(t *testing.T) {
 	c.roundTrip(t, "after a reload that keeps the backend")
 
 	// A reload that removes it closes the tunnel after the deadline.
+	removed := time.Now() // before the reload starts the grace timer
 	write(head + routeConf("/ws", other))
-	removed := time.Now()
 	c.roundTrip(t, "still open during the grace period")
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := wsRead(c.br); err == nil {

@@ -96,7 +96,7 @@ func TestWaitHealthy(t *testing.T) {
 	}{
 		{"healthy at once", healthAfter(0), 10 * time.Second, ""},
 		{"healthy after a few 503s", healthAfter(3), 10 * time.Second, ""},
-		{"never healthy", healthAfter(1 << 30), 50 * time.Millisecond, "status 503"},
+		{"never healthy", healthAfter(1 << 30), time.Second, "status 503"},
 		{"nothing listens", nil, 50 * time.Millisecond, "refused"},
 	}
 	for _, tt := range tests {
