@@ -1,8 +1,12 @@
 package headers
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"sync"
 	"sync/atomic"
 )
 
@@ -40,54 +44,46 @@ func ValidRequestID(s string) bool {
 	return true
 }
 
-// Request ids are a per-process random prefix followed by a per-process
-// sequence number, both in lower-case hex.
-const (
-	idPrefixBytes = 12 // 96 random bits, drawn once per process
-	idSeqBytes    = 8  // the 64-bit sequence number
-	idLen         = 2 * (idPrefixBytes + idSeqBytes)
-)
+// idLen is the length of an id NewRequestID makes: 128 bits in hex.
+const idLen = 32
 
 var (
-	// idPrefix is written once at package initialization.
-	idPrefix = func() (p [2 * idPrefixBytes]byte) {
-		var raw [idPrefixBytes]byte
-		rand.Read(raw[:]) // never fails since Go 1.24; it crashes instead
-		hex.Encode(p[:], raw[:])
-		return p
+	// idCipher encrypts the sequence number under a key drawn from
+	// crypto/rand at start-up; it is only read after initialization.
+	idCipher = func() cipher.Block {
+		var key [16]byte
+		rand.Read(key[:]) // never fails since Go 1.24; it crashes instead
+		b, err := aes.NewCipher(key[:])
+		if err != nil {
+			panic(err) // a 16-byte key is always valid
+		}
+		return b
 	}()
 	// idSeq counts the ids this process has issued; NewRequestID advances it.
 	idSeq atomic.Uint64
 )
 
-// NewRequestID returns a fresh X-Request-Id: 40 lower-case hex characters
+// NewRequestID returns a fresh X-Request-Id: 32 lower-case hex characters
 // that pass ValidRequestID. Any goroutine may call it; it does not block and
 // costs one allocation, the string.
 //
-// Ids are unique across restarts and instances. Within a process the
-// sequence number never repeats (2^64 ids would take centuries), and it is
-// passed through a bijection, so its hex differs for every id too while
-// hiding how many requests the process has served. Across processes the
-// 96-bit random prefix, drawn from crypto/rand at start-up, tells them
-// apart: even a fleet that starts 10^9 processes over its life collides
-// with probability below 10^-11.
+// The id is the process's sequence number encrypted with AES under a random
+// per-process key. Within a process ids never repeat (a block cipher is a
+// permutation, and the sequence never wraps); without the key they can be
+// neither predicted nor traced back to a count of requests; and processes,
+// each with its own key, produce unrelated ids: any two collide with
+// probability 2^-128.
 func NewRequestID() string {
+	// The cipher's buffers come from a pool: passed to an interface
+	// method they would otherwise be allocated on every call.
+	buf := idBlocks.Get().(*[2][16]byte)
+	in, out := buf[0][:], buf[1][:]
+	binary.LittleEndian.PutUint64(in[:8], idSeq.Add(1))
+	idCipher.Encrypt(out, in)
 	var b [idLen]byte
-	copy(b[:], idPrefix[:])
-	v := scramble(idSeq.Add(1))
-	const digits = "0123456789abcdef"
-	for i := idLen - 1; i >= len(idPrefix); i-- {
-		b[i] = digits[v&0xf]
-		v >>= 4
-	}
+	hex.Encode(b[:], out)
+	idBlocks.Put(buf)
 	return string(b[:])
 }
 
-// scramble is the splitmix64 finalizer: each step (xor with a right shift
-// of itself, multiply by an odd constant) is invertible, so distinct inputs
-// give distinct outputs.
-func scramble(z uint64) uint64 {
-	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-	z = (z ^ z>>27) * 0x94d049bb133111eb
-	return z ^ z>>31
-}
+var idBlocks = sync.Pool{New: func() any { return new([2][16]byte) }}
