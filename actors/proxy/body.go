@@ -24,12 +24,18 @@ type bodyReader struct {
 	pause time.Duration
 	limit int64
 	n     int64
+	want  int64 // the declared length, or -1 for a chunked body
 	err   error // first client-side error; read by the request goroutine after the attempt
 	done  bool  // EOF seen
 }
 
 func newBodyReader(w http.ResponseWriter, r *http.Request, pause time.Duration, limit int64) *bodyReader {
-	return &bodyReader{src: r.Body, rc: http.NewResponseController(w), pause: pause, limit: limit}
+	return &bodyReader{src: r.Body, rc: http.NewResponseController(w), pause: pause, limit: limit, want: r.ContentLength}
+}
+
+// complete reports whether the whole body has been read from the client.
+func (b *bodyReader) complete() bool {
+	return b.err == nil && (b.done || (b.want >= 0 && b.n == b.want))
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {

@@ -37,9 +37,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 	retry := &rc.Retry
 	var body *bodyReader
 	var replay []byte // whole body kept for replay; nil when streamed or empty
-	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	hasBody := ex.hasBody
 	if hasBody {
 		body = newBodyReader(w, r, rc.ClientBodyTimeout, up.MaxRequestBodyBytes)
+		ex.body = body
 		if idempotent && retry.MaxAttempts > 1 && r.ContentLength > 0 && r.ContentLength <= retry.MaxBufferedBodyBytes {
 			b, err := body.readFull(r.ContentLength)
 			if err != nil {
@@ -91,7 +92,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		ex.attempts = attempt
 		ex.attemptStart = time.Now()
 		ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header}
-		if !rt.conf.PreserveHost {
+		if !rt.conf.PreserveHost || ur.host == "" {
+			// An HTTP/1.0 client may send no Host; the backend
+			// still gets one.
 			ur.host = b.host
 		}
 		switch {

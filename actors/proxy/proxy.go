@@ -84,6 +84,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := exchange{}
 	ex.id = requestID(r)
 	ex.idHeader = []string{ex.id}
+	ex.hasBody = r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 	switch {
 	case !ok:
 		p.fail(w, &ex, failure{kind: KindBadRequest, status: http.StatusBadRequest})
@@ -91,6 +92,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		idx, found := t.matcher.Match(path)
 		if !found {
 			if path == "/" && t.rootOK {
+				w.Header()["X-Request-Id"] = ex.idHeader
 				p.status(w)
 				return
 			}

@@ -19,7 +19,9 @@ type exchange struct {
 	status   int    // status sent, or 499 when the client left first
 	kind     string // contract error kind, "" when none
 	bytes    int64
-	abort    bool // the response was cut off: close the client connection
+	abort    bool        // the response was cut off: close the client connection
+	hasBody  bool        // the request came with a body
+	body     *bodyReader // the body as read so far; nil until forwarding began
 
 	attemptStart time.Time // when the attempt in flight began
 }
@@ -90,6 +92,7 @@ func (p *Proxy) finish(w http.ResponseWriter, ex *exchange, held *heldResponse, 
 		return
 	}
 	responseHead(w, held.header, ex)
+	ex.closeIfBodyUnread(w)
 	w.WriteHeader(held.status)
 	n, _ := w.Write(held.body)
 	ex.status, ex.bytes = held.status, int64(n)
@@ -103,8 +106,25 @@ func (p *Proxy) fail(w http.ResponseWriter, ex *exchange, f failure) {
 	if f.status == 499 {
 		return
 	}
+	ex.closeIfBodyUnread(w)
 	plain(w, f.status, ex.id)
 }
+
+// closeIfBodyUnread marks an answer given before the request body was read
+// to its end as the connection's last, and stops further reads from the
+// client. Otherwise net/http would read what is left of the body, before
+// sending the answer or after it, and a client that waits for the answer
+// before sending its body (a 413 for a declared length, say) would wait
+// forever, holding the connection.
+func (ex *exchange) closeIfBodyUnread(w http.ResponseWriter) {
+	if ex.hasBody && (ex.body == nil || !ex.body.complete()) {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// aLongTimeAgo is a deadline that has always passed.
+var aLongTimeAgo = time.Unix(1, 0)
 
 func (p *Proxy) retryLog(ex *exchange, rt *route, b *upstream, attempt int, reason string) {
 	if rt.metrics != nil {
