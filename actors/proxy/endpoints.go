@@ -25,29 +25,40 @@ const (
 func (p *Proxy) ownEndpoint(w http.ResponseWriter, r *http.Request, t *Table, path string) bool {
 	switch path {
 	case pathHealth:
+		setRequestID(w, r)
 		p.health(w)
 		return true
 	case pathHealthBackends, pathMetrics:
 		if t.cfg.Debug.Listen != "" {
 			return false
 		}
+		setRequestID(w, r)
 		p.debug(w, r, t, path)
 		return true
 	}
 	return false
 }
 
+// setRequestID gives an answer of the proxy's own the request's id, as
+// proxied answers have.
+func setRequestID(w http.ResponseWriter, r *http.Request) string {
+	id := requestID(r)
+	w.Header()["X-Request-Id"] = []string{id}
+	return id
+}
+
 // DebugHandler serves /health/backends, /metrics and /health on the separate
 // debug listener.
 func (p *Proxy) DebugHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := setRequestID(w, r)
 		switch r.URL.Path {
 		case pathHealth:
 			p.health(w)
 		case pathHealthBackends, pathMetrics:
 			p.debug(w, r, p.table.Load(), r.URL.Path)
 		default:
-			plain(w, http.StatusNotFound, "")
+			plain(w, http.StatusNotFound, id)
 		}
 	})
 }
@@ -76,12 +87,12 @@ func (p *Proxy) debug(w http.ResponseWriter, r *http.Request, t *Table, path str
 		exposed = d.ExposeMetrics && p.metricsH != nil
 	}
 	if !exposed {
-		plain(w, http.StatusNotFound, requestID(r))
+		plain(w, http.StatusNotFound, "") // the id is already set
 		return
 	}
 	if d.AuthToken != "" && !tokenOK(r.Header.Get("Authorization"), d.AuthToken) {
 		w.Header().Set("WWW-Authenticate", "Bearer")
-		plain(w, http.StatusUnauthorized, requestID(r))
+		plain(w, http.StatusUnauthorized, "")
 		return
 	}
 	if path == pathMetrics {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"ferrum/actors/proxy/headers"
 	"ferrum/loadtest/fakebackend"
 )
 
@@ -126,6 +127,20 @@ func TestHopByHopAndForwardedHeaders(t *testing.T) {
 	}
 	if got := resp.Header.Get("X-Request-Id"); got != "client-id-1" {
 		t.Errorf("client got X-Request-Id %q, want its own", got)
+	}
+}
+
+// TestHTTP10WithoutHostStillSendsOne: an HTTP/1.0 client may leave Host
+// out; the backend still gets one, its own.
+func TestHTTP10WithoutHostStillSendsOne(t *testing.T) {
+	a := backend(t, fakebackend.Options{Name: "a"})
+	h := startProxy(t, routeConf("/", a))
+	resp, _, _, _ := h.raw("GET /x HTTP/1.0\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if got, want := resp.Header.Get("X-Seen-Host"), strings.TrimPrefix(a, "http://"); got != want {
+		t.Errorf("backend saw Host %q, want its own %q", got, want)
 	}
 }
 
@@ -284,6 +299,15 @@ func TestOwnEndpoints(t *testing.T) {
 	resp, body = h.get("/health")
 	if resp.StatusCode != 503 || strings.TrimSpace(body) != `{"status":"draining"}` {
 		t.Errorf("/health while draining = %d %q", resp.StatusCode, body)
+	}
+	// The proxy's own answers carry the request's id like proxied ones.
+	for _, path := range []string{"/health", "/", "/health/backends", "/metrics"} {
+		if resp, _ := h.get(path, "X-Request-Id", "own-1"); resp.Header.Get("X-Request-Id") != "own-1" {
+			t.Errorf("%s: X-Request-Id %q, want the client's own-1", path, resp.Header.Get("X-Request-Id"))
+		}
+		if resp, _ := h.get(path); !headers.ValidRequestID(resp.Header.Get("X-Request-Id")) {
+			t.Errorf("%s: X-Request-Id %q, want a generated one", path, resp.Header.Get("X-Request-Id"))
+		}
 	}
 }
 

@@ -124,8 +124,8 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	r.Header["Connection"] = []string{"Upgrade"}
 	r.Header["Upgrade"] = []string{protocol}
 	ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header}
-	if !rt.conf.PreserveHost {
-		ur.host = b.host
+	if !rt.conf.PreserveHost || ur.host == "" {
+		ur.host = b.host // see forward
 	}
 	resp, err := b.pool.roundTrip(ctx, &ur, func() bool { return false })
 	if err != nil {
