@@ -38,6 +38,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if fs.NArg() > 0 {
+		// A stray word is most likely a config file given without -config.
+		fmt.Fprintf(stderr, "ferrum: unexpected argument %q; to use a config file, pass -config %s\n", fs.Arg(0), fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "ferrum %s %s\n", version, runtime.Version())
 		return 0

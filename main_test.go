@@ -91,6 +91,16 @@ func TestMissingConfigFile(t *testing.T) {
 	}
 }
 
+func TestStrayArgumentIsAnError(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "my.toml"}, &out, &errOut); code != 2 {
+		t.Fatalf("stray argument: exit %d, want 2", code)
+	}
+	if !strings.Contains(errOut.String(), `"my.toml"`) || !strings.Contains(errOut.String(), "-config my.toml") {
+		t.Fatalf("stderr %q does not name the argument and the fix", errOut.String())
+	}
+}
+
 // --- the real binary, driven with signals ---
 
 var ferrumBin string
