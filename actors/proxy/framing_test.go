@@ -176,8 +176,9 @@ func TestRequestsNetHTTPRefusesCarryAnIDAndCount(t *testing.T) {
 	mfs := h.scrape()
 	for _, c := range cases {
 		code := fmt.Sprint(c.status)
-		if v := value(mfs, "ferrum_proxy_requests_total", "route=none", "method=OTHER", "code="+code); v != 1 {
-			t.Errorf("requests_total{route=none,code=%s} = %v, want 1", code, v)
+		method, _, _ := strings.Cut(c.request, " ")
+		if v := value(mfs, "ferrum_proxy_requests_total", "route=none", "method="+method, "code="+code); v != 1 {
+			t.Errorf("requests_total{route=none,method=%s,code=%s} = %v, want 1", method, code, v)
 		}
 	}
 	if v := value(mfs, "ferrum_proxy_errors_total", "route=none", "kind=bad_request"); v != 2 {
@@ -187,5 +188,25 @@ func TestRequestsNetHTTPRefusesCarryAnIDAndCount(t *testing.T) {
 	resp, _ := h.get("/x")
 	if n := len(resp.Header.Values("X-Request-Id")); n != 1 {
 		t.Errorf("a proxied answer carries %d X-Request-Id headers, want 1", n)
+	}
+}
+
+func TestLeadingMethod(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"GET / HTTP/1.1\r\n", "GET"},
+		{"OPTIONS * HTTP/1.1\r\n", "OPTIONS"},
+		{"PATCH /x", "PATCH"},
+		{"BREW /pot HTTP/1.1\r\n", ""}, // not a standard method
+		{"GETX / HTTP/1.1", ""},
+		{"get / HTTP/1.1", ""}, // methods are case-sensitive
+		{" GET /", ""},
+		{"GET", ""},
+		{"", ""},
+		{"abcd", ""},
+	}
+	for _, tt := range tests {
+		if got := leadingMethod([]byte(tt.in)); got != tt.want {
+			t.Errorf("leadingMethod(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -33,10 +33,36 @@ func (l *watchListener) Accept() (net.Conn, error) {
 }
 
 // watchConn passes everything through, except that it recognises net/http's
-// own error answers on their way out.
+// own error answers on their way out, and notes the method of the last
+// request head it read, so those answers are counted under it.
 type watchConn struct {
 	net.Conn
-	p *Proxy
+	p      *Proxy
+	method string // a methods label value; "" until a head was seen
+}
+
+func (c *watchConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if m := leadingMethod(b[:n]); m != "" {
+		c.method = m
+	}
+	return n, err
+}
+
+// leadingMethod returns the standard method b starts with, followed by a
+// space, or "". Reads of request bodies rarely start that way, and when one
+// does, only the method label of a request net/http rejects is affected.
+func leadingMethod(b []byte) string {
+	sp := bytes.IndexByte(b[:min(len(b), 8)], ' ')
+	if sp <= 0 {
+		return ""
+	}
+	for _, m := range methods[:len(methods)-1] {
+		if len(m) == sp && string(b[:sp]) == m {
+			return m
+		}
+	}
+	return ""
 }
 
 // CloseWrite lets net/http half-close after a 431, as it does on a bare
@@ -60,7 +86,7 @@ func (c *watchConn) Write(b []byte) (int, error) {
 	if err != nil {
 		return c.Conn.Write(b)
 	}
-	c.p.rejected(code)
+	c.p.rejected(code, c.method)
 	id := headers.NewRequestID()
 	out := make([]byte, 0, len(b)+len(id)+16)
 	out = append(out, b[:i]...)
@@ -73,8 +99,9 @@ func (c *watchConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// rejected counts a request net/http refused before ferrum saw it.
-func (p *Proxy) rejected(code int) {
+// rejected counts a request net/http refused before ferrum saw it, under
+// the method its head started with (OTHER when unknown).
+func (p *Proxy) rejected(code int, method string) {
 	if p.metrics == nil {
 		return
 	}
@@ -82,5 +109,5 @@ func (p *Proxy) rejected(code int) {
 	if code == 431 {
 		kind = KindRequestTooLarge
 	}
-	p.metrics.none.request("OTHER", code, 0, kind)
+	p.metrics.none.request(method, code, 0, kind)
 }
