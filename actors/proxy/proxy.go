@@ -57,6 +57,7 @@ func (p *Proxy) StartDrain() { p.draining.Store(true) }
 func (p *Proxy) httpServer(cfg *proxyconf.Config) *http.Server {
 	return &http.Server{
 		Handler:           p,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: cfg.Server.ClientHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		// net/http allows 4 KiB beyond MaxHeaderBytes for its own buffering;
@@ -121,10 +122,10 @@ func (p *Proxy) proxy(w http.ResponseWriter, r *http.Request, t *Table, ex *exch
 		protocol = ""
 	}
 	p.cleanRequest(r, t, ex.idHeader)
-	if len(r.TransferEncoding) > 0 {
-		// The request may have carried both Content-Length and
-		// Transfer-Encoding (net/http drops the former before we can
-		// tell), so do not trust the rest of this connection.
+	if len(r.TransferEncoding) > 0 && ambiguousFraming(r) {
+		// The request carried both Content-Length and Transfer-Encoding
+		// (or its head could not be checked): do not trust the rest of
+		// this connection.
 		w.Header().Set("Connection", "close")
 	}
 	target := path
