@@ -43,6 +43,8 @@ type inflightQuery struct{ reply chan []int }
 
 type rotationQuery struct{ reply chan []bool }
 
+type budgetQuery struct{ reply chan [2]int }
+
 type retryAsk struct{ reply chan bool }
 
 type ejectAsk struct {
@@ -182,6 +184,23 @@ func (r *Route) InRotation(ctx context.Context) []bool {
 	return ask(ctx, r, rotationQuery{reply: reply}, reply)
 }
 
+// RetryLoad returns the retry tokens the route has granted and not had back,
+// and the attempts picked under them still in flight; ok is false when ctx
+// ends first.
+func (r *Route) RetryLoad(ctx context.Context) (tokens, retrying int, ok bool) {
+	reply := make(chan [2]int, 1)
+	if !r.send(ctx, budgetQuery{reply: reply}) {
+		return 0, 0, false
+	}
+	select {
+	case v := <-reply:
+		return v[0], v[1], true
+	case <-ctx.Done():
+	case <-r.done:
+	}
+	return 0, 0, false
+}
+
 // ask sends query q to r's control mailbox and waits for its answer on reply.
 func ask[T any](ctx context.Context, r *Route, q any, reply chan T) T {
 	var zero T
@@ -263,5 +282,7 @@ func (r *Route) handleControl(st *routeState, c any) {
 		m.reply <- append([]int(nil), st.inflight...)
 	case rotationQuery:
 		m.reply <- append([]bool(nil), st.in...)
+	case budgetQuery:
+		m.reply <- [2]int{st.retries, st.retrying}
 	}
 }

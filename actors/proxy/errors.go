@@ -97,7 +97,7 @@ func isInvalidResponse(err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return false
 	}
-	if errors.Is(err, errHeadTooLarge) {
+	if errors.Is(err, errHeadTooLarge) || errors.Is(err, errUnaskedUpgrade) {
 		return true
 	}
 	// net/http's response parser reports these as plain errors.

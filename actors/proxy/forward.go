@@ -66,6 +66,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 			// A reload replaced the route's actor after this request read
 			// the table: carry on with the route as it is now.
 			if next := p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
+				// A retry token held is the old actor's; give it back
+				// there, so the new actor's budget never counts a retry
+				// whose token it did not grant.
+				a.giveBack()
 				rt, avoid = next, -1
 				attempt--
 				continue

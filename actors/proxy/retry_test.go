@@ -1,12 +1,16 @@
 package proxy
 
 import (
+	"context"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"ferrum/actors"
 	"ferrum/loadtest/fakebackend"
 )
 
@@ -252,4 +256,56 @@ func TestRetryBrokenResponseOnlyForIdempotent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRetryTokensAcrossRouteReplacement: requests holding retry tokens when
+// a reload replaces their route's actor finish on the new actor, and leave
+// neither actor counting retries that are over.
+func TestRetryTokensAcrossRouteReplacement(t *testing.T) {
+	a := backend(t, fakebackend.Options{Name: "a", Status: 503})
+	b := backend(t, fakebackend.Options{Name: "b", Status: 503})
+	// A long backoff keeps every request between its attempts while the
+	// reload happens.
+	head := "[server]\nlisten = \"127.0.0.1:0\"\n" + retryHealth +
+		"[retry]\nmax_attempts = 2\nbackoff = \"2s\"\ntotal_timeout = \"10s\"\nmin_retry_concurrency = 100\n"
+	s, path := startServer(t, head+routeConf("/", a, b))
+	old := s.Tree().Routes[0].Actor
+	const n = 10
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get("http://" + s.Addr() + "/x")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	load := func(r *actors.Route) (int, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tokens, retrying, _ := r.RetryLoad(ctx)
+		return tokens, retrying
+	}
+	eventually(t, 5*time.Second, "requests never all waited for a retry", func() bool {
+		tokens, _ := load(old)
+		return tokens == n
+	})
+	// A changed balancing gives the route a new actor.
+	if err := os.WriteFile(path, []byte(head+routeConf("/", a, b)+"balancing = \"first_healthy\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	next := s.Tree().Routes[0].Actor
+	if next == old {
+		t.Fatal("the reload kept the route actor; the test needs a new one")
+	}
+	wg.Wait()
+	eventually(t, 5*time.Second, "the new route actor still counts retries", func() bool {
+		tokens, retrying := load(next)
+		return tokens == 0 && retrying == 0
+	})
 }

@@ -123,7 +123,7 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	// is the one request that carries them on.
 	r.Header["Connection"] = []string{"Upgrade"}
 	r.Header["Upgrade"] = []string{protocol}
-	ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header}
+	ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header, upgrade: true}
 	if !rt.conf.PreserveHost || ur.host == "" {
 		ur.host = b.host // see forward
 	}

@@ -140,7 +140,13 @@ type upstreamRequest struct {
 	body   io.Reader // nil for none
 	length int64     // body length; -1: unknown, sent chunked
 	replay []byte    // the whole body, when it can be sent again
+	// upgrade: the client asked for a protocol switch, so a 101 opens a
+	// tunnel; to any other request a 101 is an invalid response.
+	upgrade bool
 }
+
+// errUnaskedUpgrade is a 101 answer to a request that did not ask for one.
+var errUnaskedUpgrade = errors.New("101 Switching Protocols to a request without Upgrade")
 
 // excluded are the headers the request line and framing decide.
 var excluded = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Host": true, "Trailer": true, "Expect": true}
@@ -383,6 +389,9 @@ func (pc *pconn) readHead(ur *upstreamRequest, timeout time.Duration, reusable b
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			if resp.StatusCode == http.StatusSwitchingProtocols {
+				if !ur.upgrade {
+					return nil, errUnaskedUpgrade
+				}
 				// A tunnel lives as long as its two sides want.
 				_ = pc.conn.SetDeadline(time.Time{})
 				resp.Body = &upgraded{pc: pc}

@@ -51,6 +51,13 @@ func TestMisbehavingBackendsBeforeHeaders(t *testing.T) {
 			want: 502, kind: "upstream_invalid_response", within: 2 * time.Second,
 		},
 		{
+			// Taken as a tunnel, it would hold the request (and its
+			// pick) for as long as the backend stays silent.
+			name:      "101 to a request that asked for no upgrade",
+			misbehave: writeThen("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n", stall),
+			want:      502, kind: "upstream_invalid_response", within: 2 * time.Second,
+		},
+		{
 			name: "closed without a response", misbehave: func(net.Conn, <-chan struct{}) {},
 			want: 502, kind: "upstream_reset", within: 2 * time.Second,
 		},
