@@ -183,6 +183,11 @@ func (b *Backend) Run(ctx context.Context) error {
 			expiry.Stop()
 		}
 	}()
+	if b.sub.Load() != nil {
+		// After a panic the route may have heard of a change the snapshot
+		// never showed (an ejection it granted): tell it where we stand.
+		m.tellRoute(ctx, m.s.State == messages.Healthy)
+	}
 	for {
 		var before = m.s.State
 		select {

@@ -37,6 +37,21 @@ type Route struct {
 	settings   atomic.Pointer[RouteSettings] // written by SetSettings's caller
 	done       chan struct{}
 	retireOnce sync.Once
+
+	// counts carries the attempts and retry tokens still out from one run
+	// of the actor to the next, so a restart after a panic does not forget
+	// them (their releases are still to come). Only the actor's goroutine
+	// touches it; runs never overlap.
+	counts *routeCounts
+}
+
+// routeCounts are the parts of a route actor's state that only its own
+// messages can rebuild: rotation comes back from the backends' snapshots,
+// these do not.
+type routeCounts struct {
+	inflight []int
+	retries  int
+	retrying int
 }
 
 type inflightQuery struct{ reply chan []int }
@@ -155,7 +170,9 @@ func (r *Route) release(m messages.Release) {
 // flight (tokens out, backoff included) stay at or below
 // max(min_retry_concurrency, budget_percent of the route's requests in
 // flight). A granted token must be given back with ReleaseRetry.
-// It returns false when ctx ends or the actor is retired.
+// ctx bounds the wait for room in the mailbox only: once asked, it waits
+// for the answer, which even a panicking actor gives (a refusal), so a
+// granted token is never lost. It returns false when the actor is retired.
 func (r *Route) MayRetry(ctx context.Context) bool {
 	reply := make(chan bool, 1)
 	if !r.send(ctx, retryAsk{reply: reply}) {
@@ -241,13 +258,26 @@ func (r *Route) send(ctx context.Context, m any) bool {
 // published snapshots; their Rotation messages keep it current.
 func (r *Route) Run(ctx context.Context) (err error) {
 	st := newRouteState(r)
-	// A pick being handled when a panic unwinds still gets an answer, so its
-	// asker is not left waiting.
+	if c := r.counts; c != nil {
+		copy(st.inflight, c.inflight)
+		for _, n := range st.inflight {
+			st.total += n
+		}
+		st.retries, st.retrying = c.retries, c.retrying
+	}
+	// A pick or question being handled when a panic unwinds still gets an
+	// answer (a refusal), so its asker is not left waiting; the counts are
+	// kept for the next run.
 	var pending chan messages.PickReply
+	var asked any
 	defer func() {
 		if pending != nil {
 			pending <- messages.PickReply{}
 		}
+		if asked != nil {
+			refuse(asked)
+		}
+		r.counts = &routeCounts{inflight: st.inflight, retries: st.retries, retrying: st.retrying}
 	}()
 	for {
 		select {
@@ -265,8 +295,27 @@ func (r *Route) Run(ctx context.Context) (err error) {
 		case rel := <-r.releases:
 			st.release(rel)
 		case c := <-r.control:
+			asked = c
 			r.handleControl(st, c)
+			asked = nil
 		}
+	}
+}
+
+// refuse answers a control question the actor could not finish: no
+// ejection, no retry, no data. Replies are buffered, so it never blocks.
+func refuse(c any) {
+	switch m := c.(type) {
+	case ejectAsk:
+		m.Reply <- false
+	case retryAsk:
+		m.reply <- false
+	case inflightQuery:
+		m.reply <- nil
+	case rotationQuery:
+		m.reply <- nil
+	case budgetQuery:
+		m.reply <- [2]int{}
 	}
 }
 

@@ -278,3 +278,82 @@ func TestStoppedRouteRetiresItself(t *testing.T) {
 		}
 	})
 }
+
+// TestRouteRestartKeepsCountsAndAnswers: a route actor that panics while
+// answering a question still answers it (a refusal), and the run that
+// replaces it remembers the attempts and retry tokens still out.
+func TestRouteRestartKeepsCountsAndAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTestRoute(proxyconf.RoundRobin, 2)
+		ctx, cancel := context.WithCancel(context.Background())
+		panics := make(chan any, 4)
+		stopped := make(chan struct{})
+		go func() { // the supervisor in miniature: run again after a panic
+			defer close(stopped)
+			for ctx.Err() == nil {
+				func() {
+					defer func() {
+						if v := recover(); v != nil {
+							panics <- v
+						}
+					}()
+					_ = r.Run(ctx)
+				}()
+			}
+		}()
+		for range 2 {
+			if _, ok, err := r.Pick(ctx, -1, 0, false, false); !ok || err != nil {
+				t.Fatalf("Pick = %v, %v", ok, err)
+			}
+		}
+		if !r.MayRetry(ctx) {
+			t.Fatal("MayRetry refused the first token")
+		}
+		// With its settings gone, the next ejection question panics the
+		// actor in the middle of answering.
+		good := r.settings.Load()
+		r.settings.Store(nil)
+		if r.askEject(ctx, 0) {
+			t.Fatal("a panicking actor granted an ejection")
+		}
+		<-panics
+		r.settings.Store(good)
+		if in := r.Inflight(ctx); len(in) != 2 || in[0]+in[1] != 2 {
+			t.Errorf("after the restart: in flight %v, want the 2 attempts still out", in)
+		}
+		if tokens, _, ok := r.RetryLoad(ctx); !ok || tokens != 1 {
+			t.Errorf("after the restart: %d retry tokens out, want 1", tokens)
+		}
+		cancel()
+		<-stopped
+	})
+}
+
+// TestBackendRestartRetellsItsRoute: a backend actor run again after a
+// panic tells its route where it stands, since the route may have acted on
+// something the backend never recorded (here: an ejection it granted).
+func TestBackendRestartRetellsItsRoute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r := newTestRoute(proxyconf.RoundRobin, 2)
+		stopRoute := run(t, r)
+		defer stopRoute()
+		b := r.backends[0]
+		stop := run(t, b)
+		if err := b.Subscribe(ctx, r, 0); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		r.rotation(ctx, messages.Rotation{Index: 0, In: false})
+		synctest.Wait()
+		if in := r.InRotation(ctx); in[0] {
+			t.Fatalf("rotation %v: the route did not take backend 0 out", in)
+		}
+		stop() // the actor dies before recording the ejection
+		defer run(t, b)()
+		synctest.Wait()
+		if in := r.InRotation(ctx); !in[0] {
+			t.Fatalf("rotation %v after the restart: backend 0, healthy by its snapshot, is still out", in)
+		}
+	})
+}
