@@ -80,7 +80,7 @@ func (p *Pools) Forget(cfg *proxyconf.Config) {
 	}
 	for k, cp := range p.m {
 		if !keep[k] {
-			cp.closeIdle()
+			cp.retire()
 			delete(p.m, k)
 		}
 	}

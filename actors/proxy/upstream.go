@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ type connPool struct {
 	dialer   net.Dialer
 	settings proxyconf.Upstream
 	idle     chan *pconn // bounded by max_idle_conns_per_backend; full means close
+	retired  atomic.Bool // no longer in the config: keep nothing idle
 }
 
 // idleTimeout closes pooled connections unused for longer; backends commonly
@@ -117,6 +119,18 @@ func (p *connPool) put(pc *pconn) {
 	default:
 		pc.conn.Close()
 	}
+	// Checked after the push: either retire's sweep finds this connection,
+	// or this sees retired and sweeps.
+	if p.retired.Load() {
+		p.closeIdle()
+	}
+}
+
+// retire closes the pool's idle connections and every one returned later:
+// the config no longer has this pool.
+func (p *connPool) retire() {
+	p.retired.Store(true)
+	p.closeIdle()
 }
 
 // closeIdle closes every idle connection.

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"ferrum/proxyconf"
 )
 
 // closingBackend answers one request per connection and then closes it
@@ -139,5 +143,31 @@ func TestOversizedResponseHeadIsInvalid(t *testing.T) {
 	}
 	if v := value(h.scrape(), "ferrum_proxy_errors_total", "kind=upstream_invalid_response"); v != 1 {
 		t.Fatalf("upstream_invalid_response = %v, want 1", v)
+	}
+}
+
+// TestForgottenPoolClosesReturningConnections: a connection that was
+// carrying a request when a reload dropped its pool is closed when the
+// request ends, not kept idle for a backend the config no longer has.
+func TestForgottenPoolClosesReturningConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	pools := NewPools()
+	b := proxyconf.Backend{URL: "http://" + ln.Addr().String(), Host: ln.Addr().String(), Weight: 1}
+	cp := pools.get(b, proxyconf.Default().Upstream)
+	pc, err := cp.get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools.Forget(&proxyconf.Config{}) // a config without this backend
+	cp.put(pc)                        // the request in flight ends
+	if _, err := pc.conn.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write on the returned connection: %v, want it closed", err)
+	}
+	if n := len(cp.idle); n != 0 {
+		t.Fatalf("the forgotten pool keeps %d idle connections", n)
 	}
 }
