@@ -243,7 +243,11 @@ func (st *routeState) smooth(avoid int, now time.Time, window time.Duration) int
 
 // leastRequests takes two different random backends in rotation and picks
 // the one with fewer attempts in flight per unit of share (power of two
-// choices).
+// choices). Between two equally loaded backends (idle ones, say) it draws in
+// proportion to their shares, so weights hold at any load. A pair with a
+// backend still in slow start is drawn by share alone: the comparison would
+// hand an idle returning backend every pick its rival is busy for, whatever
+// its ramp says.
 func (st *routeState) leastRequests(avoid int, now time.Time, window time.Duration) int {
 	cand := st.inList
 	pa, pb := st.rng.IntN(len(cand)), st.rng.IntN(len(cand)-1)
@@ -257,11 +261,18 @@ func (st *routeState) leastRequests(avoid int, now time.Time, window time.Durati
 	case st.skip(b, avoid):
 		return a
 	}
-	// inflight/share compared without division; between equals the larger
-	// share wins, so weights decide between idle backends too.
 	sa, sb := st.share(a, now, window), st.share(b, now, window)
-	la, lb := st.inflight[a]*sb, st.inflight[b]*sa
-	if la < lb || (la == lb && sa >= sb) {
+	if sa == st.weights[a]*fullShare && sb == st.weights[b]*fullShare {
+		// inflight/share compared without division.
+		la, lb := st.inflight[a]*sb, st.inflight[b]*sa
+		switch {
+		case la < lb:
+			return a
+		case lb < la:
+			return b
+		}
+	}
+	if st.rng.IntN(sa+sb) < sa {
 		return a
 	}
 	return b

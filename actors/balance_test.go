@@ -186,15 +186,24 @@ func TestSlowStartRamps(t *testing.T) {
 		var lrShares []float64
 		for _, at := range []time.Duration{0, 5 * time.Second, 10 * time.Second, 20 * time.Second} {
 			time.Sleep(time.Until(start.Add(at)))
-			// Round robin follows the ramp exactly: share 10% -> 100% of
-			// the weight, linearly.
+			// Round robin follows the ramp exactly, and least_requests
+			// between idle backends closely: share 10% -> 100% of the
+			// weight, linearly.
 			f := 0.1 + 0.9*math.Min(1, at.Seconds()/10)
 			want := f / (1 + f)
 			got := float64(pickN(rr, 10000, s, messages.PickRequest{Avoid: -1})[1]) / 10000
 			if math.Abs(got-want) > 0.01 {
 				t.Errorf("round robin at +%v: returning backend got %.3f of picks, want %.3f", at, got, want)
 			}
+			got = float64(pickN(lr, 10000, s, messages.PickRequest{Avoid: -1})[1]) / 10000
+			if math.Abs(got-want) > 0.02 {
+				t.Errorf("least_requests, idle, at +%v: returning backend got %.3f of picks, want %.3f", at, got, want)
+			}
 			lrShares = append(lrShares, loadedShare(lr, s))
+		}
+		// Under load too the share follows the ramp while it lasts.
+		if math.Abs(lrShares[0]-0.1/1.1) > 0.02 || lrShares[3] < 0.45 {
+			t.Errorf("least_requests shares under load along the ramp %v, want from 0.09 to about 0.5", lrShares)
 		}
 		for k := 1; k < 3; k++ {
 			if lrShares[k] <= lrShares[k-1] {
@@ -250,6 +259,16 @@ func BenchmarkConsistentHashPick(b *testing.B) {
 	}
 }
 
+// TestLeastRequestsSplitsTiesByWeight: between equally loaded backends the
+// draw follows the weights, so at low load weight 3 gets three picks in four.
+func TestLeastRequestsSplitsTiesByWeight(t *testing.T) {
+	st := newRouteState(newTestRoute(proxyconf.LeastRequests, 2, 3, 1))
+	got := float64(pickN(st, 10000, testSettings, messages.PickRequest{Avoid: -1})[0]) / 10000
+	if math.Abs(got-0.75) > 0.02 {
+		t.Fatalf("idle backends of weights 3 and 1: the heavy one got %.3f of picks, want 0.75", got)
+	}
+}
+
 func TestLeastRequestsFormula(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -260,7 +279,6 @@ func TestLeastRequestsFormula(t *testing.T) {
 		{"fewer in flight wins", []int{1, 1}, []int{3, 1}, 1},
 		{"per unit of weight", []int{3, 1}, []int{2, 1}, 0},
 		{"an idle light backend beats a busy heavy one", []int{3, 1}, []int{2, 0}, 1},
-		{"between equals the heavier wins", []int{3, 1}, []int{0, 0}, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
