@@ -113,17 +113,24 @@ func (s *Supervisor) Reload(ctx context.Context, old *Tree, cfg *proxyconf.Confi
 func (s *Supervisor) reloadRoute(ctx context.Context, prev *RouteNode, rc proxyconf.Route, probes *http.Client, kept map[*BackendNode]bool, ch *Changes, reloading bool) (*RouteNode, error) {
 	n := &RouteNode{Conf: rc}
 	prevByURL := map[string]*BackendNode{}
+	prevWeight := map[string]int{}
 	if prev != nil {
 		for _, b := range prev.Backends {
 			prevByURL[b.Actor.URL()] = b
+		}
+		for _, bc := range prev.Conf.Backends {
+			prevWeight[bc.URL] = bc.Weight
 		}
 	} else {
 		ch.RoutesAdded = append(ch.RoutesAdded, rc.PathPrefix)
 	}
 	for _, bc := range rc.Backends {
 		if b, ok := prevByURL[bc.URL]; ok {
-			if b.Actor.Health() != rc.Health {
+			healthChanged := b.Actor.Health() != rc.Health
+			if healthChanged {
 				b.Actor.SetHealth(rc.Health)
+			}
+			if healthChanged || prevWeight[bc.URL] != bc.Weight {
 				ch.BackendsChanged = append(ch.BackendsChanged, rc.PathPrefix+" "+bc.URL)
 			}
 			kept[b] = true

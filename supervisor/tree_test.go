@@ -90,6 +90,31 @@ func TestReloadKeepsWhatStays(t *testing.T) {
 	})
 }
 
+// TestReloadListsChangedBackends: a backend whose weight or health
+// settings changed is named in the reload's changes.
+func TestReloadListsChangedBackends(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(quiet, DefaultPolicy)
+		defer s.Shutdown()
+		ctx := context.Background()
+		weighted := fmt.Sprintf("[[route]]\npath_prefix = \"/w\"\nbackends = [{ url = %q, weight = 3 }, %q]\n", u1, u2)
+		old, err := s.StartTree(ctx, parse(t, route("/w", u1, u2), route("/h", u3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, ch, finish, err := s.Reload(ctx, old, parse(t, weighted, route("/h", u3)+"[route.health]\nfailure_threshold = 9\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		finish()
+		want := []string{"/w " + u1, "/h " + u3}
+		if fmt.Sprint(ch.BackendsChanged) != fmt.Sprint(want) {
+			t.Errorf("backends changed = %v, want %v", ch.BackendsChanged, want)
+		}
+		next.Stop()
+	})
+}
+
 // crashOnce runs a backend actor and panics once, when told to, the way a
 // bug in the actor would; the supervisor must restart it from its snapshot.
 type crashOnce struct {
