@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"ferrum/messages"
+	"ferrum/proxyconf"
 )
 
 // durationBuckets resolve from 100 µs to 30 s.
@@ -75,6 +76,40 @@ func NewMetrics(version string, logDropped func() float64) *Metrics {
 	}
 	m.none = m.forRoute(routeNone)
 	return m
+}
+
+// Forget deletes the series of routes, and of route-backend pairs, that were
+// in old and are not in cfg, so that a config with churning backends does
+// not grow the exposition for ever. Requests still finishing on the old
+// table count into the deleted series, unseen.
+func (m *Metrics) Forget(old, cfg *proxyconf.Config) {
+	now := map[string]map[string]bool{}
+	for _, r := range cfg.Routes {
+		urls := map[string]bool{}
+		for _, b := range r.Backends {
+			urls[b.URL] = true
+		}
+		now[r.PathPrefix] = urls
+	}
+	routeVecs := []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{m.requests, m.requestDuration, m.upstreamDuration, m.backendRequests, m.retries, m.retriesSkipped, m.tunnels, m.errors}
+	for _, r := range old.Routes {
+		urls, kept := now[r.PathPrefix]
+		if !kept {
+			for _, v := range routeVecs {
+				v.DeletePartialMatch(prometheus.Labels{"route": r.PathPrefix})
+			}
+			continue
+		}
+		for _, b := range r.Backends {
+			if !urls[b.URL] {
+				pair := prometheus.Labels{"route": r.PathPrefix, "backend": b.URL}
+				m.upstreamDuration.DeletePartialMatch(pair)
+				m.backendRequests.DeletePartialMatch(pair)
+			}
+		}
+	}
 }
 
 // ConfigReload counts one reload attempt.

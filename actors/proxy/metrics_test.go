@@ -3,6 +3,7 @@ package proxy
 import (
 	"math"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,12 +42,58 @@ func (h *harness) scrapeNow(hdr ...string) map[string]*dto.MetricFamily {
 	if resp.StatusCode != 200 {
 		h.t.Fatalf("/metrics = %d %q", resp.StatusCode, body)
 	}
+	return parseMetrics(h.t, body)
+}
+
+func parseMetrics(t *testing.T, body string) map[string]*dto.MetricFamily {
+	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
-		h.t.Fatalf("parse /metrics: %v", err)
+		t.Fatalf("parse /metrics: %v", err)
 	}
 	return mfs
+}
+
+// TestReloadForgetsRemovedSeries: after a reload, no series is left for a
+// removed route or for a backend removed from a kept route.
+func TestReloadForgetsRemovedSeries(t *testing.T) {
+	a := backend(t, fakebackend.Options{Name: "a"})
+	b := backend(t, fakebackend.Options{Name: "b"})
+	c := backend(t, fakebackend.Options{Name: "c"})
+	head := "[server]\nlisten = \"127.0.0.1:0\"\n[health]\ninterval = \"1h\"\n"
+	s, path := startServer(t, head+routeConf("/a", a, b)+routeConf("/c", c))
+	base := "http://" + s.Addr()
+	for _, p := range []string{"/a/1", "/a/2", "/c/1"} {
+		req, _ := http.NewRequest(http.MethodGet, base+p, nil)
+		do(t, req)
+	}
+	scrape := func() map[string]*dto.MetricFamily {
+		req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+		_, body := do(t, req)
+		return parseMetrics(t, body)
+	}
+	mfs := scrape()
+	if value(mfs, "ferrum_proxy_requests_total", "route=/c") != 1 || value(mfs, "ferrum_proxy_backend_requests_total", "backend="+b) != 1 {
+		t.Fatal("traffic before the reload was not counted")
+	}
+	if err := os.WriteFile(path, []byte(head+routeConf("/a", a)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	mfs = scrape()
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if (l.GetName() == "route" && l.GetValue() == "/c") || (l.GetName() == "backend" && l.GetValue() != a) {
+					t.Errorf("%s still has a series labelled %s=%q", name, l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+	if v := value(mfs, "ferrum_proxy_backend_requests_total", "route=/a", "backend="+a); v != 1 {
+		t.Errorf("kept backend's series = %v, want its count kept (1)", v)
+	}
 }
 
 // value returns the sample of family name whose labels include want

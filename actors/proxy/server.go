@@ -157,6 +157,9 @@ func (s *Server) Reload() {
 		return false
 	}, cfg.Server.GracefulShutdownTimeout)
 	s.pools.Forget(cfg)
+	if s.metrics != nil {
+		s.metrics.Forget(s.cfg, cfg)
+	}
 	s.cfg, s.tree = cfg, tree
 	if s.level != nil {
 		s.level.Set(cfg.Log.Level)
