@@ -3,12 +3,14 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"ferrum/actors"
 	"ferrum/actors/proxy/headers"
 )
 
@@ -109,6 +111,14 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	defer cancel()
 	hash, hasHash := p.hashKey(r, rt)
 	idx, ok, err := rt.actor.Pick(ctx, -1, hash, hasHash, false)
+	if errors.Is(err, actors.ErrRetired) {
+		// A reload replaced the route's actor after this request read
+		// the table: ask the route as it is now.
+		if next := p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
+			rt = next
+			idx, ok, err = rt.actor.Pick(ctx, -1, hash, hasHash, false)
+		}
+	}
 	if err != nil || !ok {
 		f := failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}
 		if r.Context().Err() != nil {
