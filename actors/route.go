@@ -28,7 +28,10 @@ type Route struct {
 	// picks: askers wait under their request's context when it is full.
 	picks chan messages.PickRequest
 	// releases are never dropped: senders wait until there is room or the
-	// actor is retired, so in-flight counts stay exact.
+	// actor is retired, so in-flight counts stay exact. The wait is bounded
+	// all the same: the actor takes a release between any two messages,
+	// comes back within its restart backoff (at most a second) after a
+	// panic, and past the restart intensity the process exits.
 	releases chan messages.Release
 	// control carries rotation changes, ejection questions and queries;
 	// senders wait under their context.
