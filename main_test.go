@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -375,13 +376,22 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var okCount, failures atomic.Int64
+	var okCount, failures, dials atomic.Int64
 	var firstFailure atomic.Value
-	for w := 0; w < 8; w++ {
+	// Each worker sends one request at a time, so it needs one connection
+	// for the whole run: a second dial means ferrum dropped a connection
+	// (which the client would hide by quietly resending the GET).
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	const workers = 8
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, DialContext: dial}}
 			for n := 0; n < 5000; n++ {
 				select {
 				case <-stop:
@@ -422,7 +432,10 @@ func TestReloadUnderLoad(t *testing.T) {
 	if n := failures.Load(); n != 0 {
 		t.Fatalf("%d of %d requests failed during reloads; first: %v", n, n+okCount.Load(), firstFailure.Load())
 	}
-	t.Logf("%d requests, all 200, across 20 reloads", okCount.Load())
+	t.Logf("%d requests, all 200, across 20 reloads, over %d connections", okCount.Load(), dials.Load())
+	if n := dials.Load(); n > workers {
+		t.Errorf("%d workers dialled %d connections: reloads dropped %d", workers, n, n-workers)
+	}
 	if n := strings.Count(p.stderr.String(), "msg=config_reload result=success"); n != 20 {
 		t.Errorf("%d successful reloads logged, want 20", n)
 	}
@@ -531,6 +544,38 @@ var jsonListenRE = regexp.MustCompile(`"msg":"server_start","listen":"([^"]+)"`)
 func startFerrumJSON(t *testing.T, conf string) *proc {
 	t.Helper()
 	return startWith(t, conf, jsonListenRE)
+}
+
+var debugListenRE = regexp.MustCompile(`msg=debug_listen listen=(\S+)`)
+
+// TestDebugListenOnItsOwnAddress: with debug.listen set, /metrics and
+// /health/backends are served there, and on server.listen they belong to
+// the routes (only /health stays the proxy's own).
+func TestDebugListenOnItsOwnAddress(t *testing.T) {
+	a := fake(t, fakebackend.Options{Name: "a"})
+	p := startFerrum(t, "[server]\nlisten = \"127.0.0.1:0\"\n[debug]\nlisten = \"127.0.0.1:0\"\n"+routeTOML("/", a))
+	var dbg string
+	waitFor(t, 5*time.Second, "the debug_listen line", func() bool {
+		m := debugListenRE.FindStringSubmatch(p.stderr.String())
+		if m != nil {
+			dbg = "http://" + m[1]
+		}
+		return m != nil
+	})
+	for _, path := range []string{"/metrics", "/health/backends", "/health"} {
+		if code, body := get(t, dbg+path); code != 200 || !strings.Contains(body, map[string]string{
+			"/metrics": "ferrum_proxy_build_info", "/health/backends": a, "/health": "ok"}[path]) {
+			t.Errorf("debug listener %s = %d %.80q", path, code, body)
+		}
+	}
+	resp, err := httpc.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Backend") != "a" {
+		t.Errorf("/metrics on server.listen was not proxied to the route")
+	}
 }
 
 func TestSIGHUPDuringDrainIsIgnored(t *testing.T) {

@@ -138,6 +138,31 @@ func TestRequestBodyLimit(t *testing.T) {
 	}
 }
 
+// TestDeclaredLengthOverLimitNeverReachesABackend: a Content-Length over
+// max_request_body_bytes is answered 413 before any backend is contacted,
+// even for the head alone.
+func TestDeclaredLengthOverLimitNeverReachesABackend(t *testing.T) {
+	var heads atomic.Int32
+	up := handlerBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			heads.Add(1)
+		}
+	})
+	h := startProxy(t, "[health]\ninterval = \"1h\"\n[upstream]\nmax_request_body_bytes = 1000\n"+routeConf("/", up))
+	for _, method := range []string{"POST", "PUT"} {
+		req := fmt.Sprintf("%s /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n%s", method, strings.Repeat("a", 1001))
+		if resp, _, _, _ := h.raw(req); resp.StatusCode != 413 {
+			t.Fatalf("%s with Content-Length 1001 over a limit of 1000: %d, want 413", method, resp.StatusCode)
+		}
+	}
+	if resp, _ := h.get("/x"); resp.StatusCode != 200 {
+		t.Fatalf("GET after: %d", resp.StatusCode)
+	}
+	if n := heads.Load(); n != 1 {
+		t.Fatalf("the backend saw %d requests, want only the GET's", n)
+	}
+}
+
 func TestHeadOfALargeResourceIsNotTooLarge(t *testing.T) {
 	h := startProxy(t, "[upstream]\nmax_response_body_bytes = 1000\n"+routeConf("/", backend(t, fakebackend.Options{Name: "a", BodyBytes: 5000})))
 	req, _ := http.NewRequest(http.MethodHead, h.url+"/x", nil)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +210,37 @@ func TestMetricsCountTraffic(t *testing.T) {
 		}
 		if mf.GetType() != typ {
 			t.Errorf("%s has type %v, want %v", name, mf.GetType(), typ)
+		}
+	}
+	// Every sample carries exactly the contract's label names.
+	labels := map[string]string{
+		"ferrum_proxy_requests_total":            "code method route",
+		"ferrum_proxy_request_duration_seconds":  "route",
+		"ferrum_proxy_upstream_duration_seconds": "backend route",
+		"ferrum_proxy_backend_requests_total":    "backend outcome route",
+		"ferrum_proxy_backend_failures_total":    "backend route source",
+		"ferrum_proxy_backend_healthy":           "backend route",
+		"ferrum_proxy_backend_ejections_total":   "backend route",
+		"ferrum_proxy_health_transitions_total":  "backend route to",
+		"ferrum_proxy_retries_total":             "reason route",
+		"ferrum_proxy_retries_skipped_total":     "route",
+		"ferrum_proxy_tunnels_active":            "route",
+		"ferrum_proxy_errors_total":              "kind route",
+		"ferrum_proxy_inflight_requests":         "",
+		"ferrum_proxy_config_reloads_total":      "result",
+		"ferrum_proxy_build_info":                "goversion version",
+	}
+	for name, want := range labels {
+		for _, m := range mfs[name].GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetName())
+			}
+			slices.Sort(got)
+			if strings.Join(got, " ") != want {
+				t.Errorf("%s sample has labels %v, want exactly %q", name, got, want)
+				break
+			}
 		}
 	}
 	var finite []float64
