@@ -1,9 +1,12 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -214,4 +217,53 @@ func concat(parts ...[]step) []step {
 		all = append(all, p...)
 	}
 	return all
+}
+
+// TestHealthTransitionLoggedOncePerChange: each state change writes exactly
+// one health_transition line, naming the states and the reason.
+func TestHealthTransitionLoggedOncePerChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf syncBuf
+		b := NewBackend("/api", "http://127.0.0.1:3001", testHealth(), slog.New(slog.NewTextHandler(&buf, nil)))
+		defer run(t, b)()
+		play(t, b, concat(repeat(out(fail), 5), []step{wait(30 * time.Second)}, repeat(probe(passing), 4)))
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		want := []string{
+			"from=healthy to=ejected reason=passive_failure",
+			"from=ejected to=unhealthy reason=ejection_expired",
+			"from=unhealthy to=healthy reason=active_recovery",
+		}
+		var got []string
+		for _, l := range lines {
+			if strings.Contains(l, "msg=health_transition") {
+				got = append(got, l)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d health_transition lines, want %d:\n%s", len(got), len(want), buf.String())
+		}
+		for i, w := range want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("transition %d: %q, want it to say %q", i, got[i], w)
+			}
+		}
+	})
+}
+
+// syncBuf is a bytes.Buffer safe for the actor and the test to share.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,118 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ferrum/proxyconf"
+)
+
+// TestFirstProbesSpread: the first probes of many backends are spread over
+// a short window (at most a quarter second, and within one interval), not
+// fired in one burst.
+func TestFirstProbesSpread(t *testing.T) {
+	for _, interval := range []time.Duration{10 * time.Second, 100 * time.Millisecond} {
+		h := testHealth()
+		h.Interval = interval
+		seen := map[time.Duration]bool{}
+		const n = 200
+		for i := range n {
+			p := NewProber(NewBackend("/api", fmt.Sprintf("http://10.0.0.%d:80", i), h, quiet), nil)
+			if p.firstDelay < 0 || p.firstDelay >= min(interval, maxFirstSpread) {
+				t.Fatalf("interval %v: first probe after %v, want within [0, %v)", interval, p.firstDelay, min(interval, maxFirstSpread))
+			}
+			seen[p.firstDelay] = true
+		}
+		if len(seen) < n*9/10 {
+			t.Errorf("interval %v: %d backends got only %d distinct first-probe delays", interval, n, len(seen))
+		}
+	}
+}
+
+// probeTarget runs a backend actor and its prober against handler and
+// returns the actor; everything stops when the test ends.
+func probeTarget(t *testing.T, h proxyconf.Health, handler http.HandlerFunc) *Backend {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	client := NewProbeClient()
+	b := NewBackend("/api", srv.URL, h, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = b.Run(ctx); done <- struct{}{} }()
+	go func() { _ = NewProber(b, client).Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+		client.CloseIdleConnections()
+		srv.Close()
+	})
+	return b
+}
+
+func waitProbes(t *testing.T, b *Backend, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Snapshot().ProbesDone < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d probes done after 10s", b.Snapshot().ProbesDone, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestProbesNeverOverlap: against a backend slower than the interval, the
+// next probe waits for the last one; there is never more than one at a time.
+func TestProbesNeverOverlap(t *testing.T) {
+	var now, most atomic.Int32
+	h := testHealth()
+	h.Interval, h.Timeout = 10*time.Millisecond, 5*time.Second
+	b := probeTarget(t, h, func(w http.ResponseWriter, r *http.Request) {
+		n := now.Add(1)
+		defer now.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(50 * time.Millisecond)
+	})
+	waitProbes(t, b, 5)
+	if m := most.Load(); m != 1 {
+		t.Fatalf("%d probes were in flight at once, want 1", m)
+	}
+}
+
+// TestProbeUsesEndpointAndSuccessStatus: a probe asks for the configured
+// endpoint and passes only on a status in success_status.
+func TestProbeUsesEndpointAndSuccessStatus(t *testing.T) {
+	cases := []struct {
+		name    string
+		success proxyconf.StatusRange
+		wantOK  bool
+	}{
+		{"204 inside [204, 204]", proxyconf.StatusRange{Min: 204, Max: 204}, true},
+		{"204 outside [200, 200]", proxyconf.StatusRange{Min: 200, Max: 200}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var path atomic.Value
+			h := testHealth()
+			h.Endpoint, h.SuccessStatus = "/ready", c.success
+			b := probeTarget(t, h, func(w http.ResponseWriter, r *http.Request) {
+				path.Store(r.URL.Path)
+				w.WriteHeader(http.StatusNoContent)
+			})
+			waitProbes(t, b, 1)
+			got := b.Snapshot().LastCheck
+			if path.Load() != "/ready" {
+				t.Errorf("probe asked for %v, want /ready", path.Load())
+			}
+			if got.Status != 204 || got.OK != c.wantOK {
+				t.Errorf("probe result %+v, want status 204 and OK %v", got, c.wantOK)
+			}
+		})
+	}
+}
