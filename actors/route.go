@@ -205,20 +205,12 @@ func (r *Route) InRotation(ctx context.Context) []bool {
 }
 
 // RetryLoad returns the retry tokens the route has granted and not had back,
-// and the attempts picked under them still in flight; ok is false when ctx
-// ends first.
-func (r *Route) RetryLoad(ctx context.Context) (tokens, retrying int, ok bool) {
+// and the attempts picked under them still in flight (zeros when ctx ends
+// first).
+func (r *Route) RetryLoad(ctx context.Context) (tokens, retrying int) {
 	reply := make(chan [2]int, 1)
-	if !r.send(ctx, budgetQuery{reply: reply}) {
-		return 0, 0, false
-	}
-	select {
-	case v := <-reply:
-		return v[0], v[1], true
-	case <-ctx.Done():
-	case <-r.done:
-	}
-	return 0, 0, false
+	v := ask(ctx, r, budgetQuery{reply: reply}, reply)
+	return v[0], v[1]
 }
 
 // ask sends query q to r's control mailbox and waits for its answer on reply.

@@ -287,7 +287,7 @@ func TestRetryTokensAcrossRouteReplacement(t *testing.T) {
 	load := func(r *actors.Route) (int, int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		tokens, retrying, _ := r.RetryLoad(ctx)
+		tokens, retrying := r.RetryLoad(ctx)
 		return tokens, retrying
 	}
 	eventually(t, 5*time.Second, "requests never all waited for a retry", func() bool {
