@@ -91,6 +91,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 			p.finish(w, ex, held, last)
 			return
 		}
+		ex.unreported, ex.unreportedIdx = rt, idx
 		b := rt.backends[idx]
 		ex.backend = b
 		ex.attempts = attempt
@@ -259,6 +260,7 @@ func (p *Proxy) report(ex *exchange, rt *route, idx int, clientFault bool, statu
 	b := rt.backends[idx]
 	b.actor.Report(o)
 	rt.actor.Release(idx)
+	ex.unreported = nil
 	if b.metrics != nil {
 		b.metrics.outcomes[o.Class].Inc()
 		b.metrics.duration.Observe(time.Since(ex.attemptStart).Seconds())

@@ -86,6 +86,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.id = requestID(r)
 	ex.idHeader = []string{ex.id}
 	ex.hasBody = r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+	defer ex.releaseUnreported()
 	switch {
 	case !ok:
 		p.fail(w, &ex, failure{kind: KindBadRequest, status: http.StatusBadRequest})

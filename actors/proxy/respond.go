@@ -22,6 +22,10 @@ type exchange struct {
 	abort    bool        // the response was cut off: close the client connection
 	hasBody  bool        // the request came with a body
 	body     *bodyReader // the body as read so far; nil until forwarding began
+	// unreported is the route whose pick of backend unreportedIdx has not
+	// been reported yet; nil once report gave it back.
+	unreported    *route
+	unreportedIdx int
 
 	attemptStart time.Time // when the attempt in flight began
 }
@@ -108,6 +112,16 @@ func (p *Proxy) fail(w http.ResponseWriter, ex *exchange, f failure) {
 	}
 	ex.closeIfBodyUnread(w)
 	plain(w, f.status, ex.id)
+}
+
+// releaseUnreported gives back a pick that was never reported, which only a
+// panic between pick and report can leave behind: the route's count of
+// attempts in flight would otherwise stay one too high for good.
+func (ex *exchange) releaseUnreported() {
+	if ex.unreported != nil {
+		ex.unreported.actor.Release(ex.unreportedIdx)
+		ex.unreported = nil
+	}
 }
 
 // closeIfBodyUnread marks an answer given before the request body was read

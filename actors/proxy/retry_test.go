@@ -309,3 +309,32 @@ func TestRetryTokensAcrossRouteReplacement(t *testing.T) {
 		return tokens == 0 && retrying == 0
 	})
 }
+
+// TestUnreportedPickIsGivenBack: a pick that never reached report (only a
+// panic between the two can do that) is given back when the request ends,
+// and only once.
+func TestUnreportedPickIsGivenBack(t *testing.T) {
+	a := backend(t, fakebackend.Options{Name: "a"})
+	h := startProxy(t, retryHealth+routeConf("/", a))
+	rt := h.p.Table().route("/")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	idx, ok, err := rt.actor.Pick(ctx, -1, 0, false, false)
+	if !ok || err != nil {
+		t.Fatalf("Pick: %v %v", ok, err)
+	}
+	ex := exchange{unreported: rt, unreportedIdx: idx}
+	ex.releaseUnreported()
+	ex.releaseUnreported()
+	if in := rt.actor.Inflight(ctx); len(in) != 1 || in[0] != 0 {
+		t.Fatalf("in flight after the release: %v, want [0]", in)
+	}
+	// Requests that report as usual leave nothing behind either.
+	for range 5 {
+		h.get("/x")
+	}
+	h.scrape() // waits until no request is in flight
+	if in := rt.actor.Inflight(ctx); len(in) != 1 || in[0] != 0 {
+		t.Fatalf("in flight after 5 requests: %v, want [0]", in)
+	}
+}

@@ -127,6 +127,7 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 		p.fail(w, ex, f)
 		return
 	}
+	ex.unreported, ex.unreportedIdx = rt, idx
 	b := rt.backends[idx]
 	ex.backend, ex.attempts, ex.attemptStart = b, 1, time.Now()
 	// Connection and Upgrade are hop-by-hop and were removed; an upgrade
