@@ -66,3 +66,31 @@ func TestAnswersAfterTheWholeBodyKeepTheConnection(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestEarlyAnswerKeepsTheConnectionWhenTheBodyCameAlong: a small body that
+// arrived with its head is read and dropped before an early answer, so the
+// connection can carry the next request.
+func TestEarlyAnswerKeepsTheConnectionWhenTheBodyCameAlong(t *testing.T) {
+	up := backend(t, fakebackend.Options{Name: "a"})
+	h := startProxy(t, routeConf("/api", up))
+	for _, req := range []string{
+		"POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+		"POST /nowhere HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+	} {
+		resp, _, c, br := h.raw(req)
+		if resp.StatusCode != 404 || resp.Close {
+			t.Fatalf("%q: status %d, close %v; want 404 on a kept connection", firstLine(req), resp.StatusCode, resp.Close)
+		}
+		if _, err := io.WriteString(c, "GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%q: next request on the connection: %v", firstLine(req), err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%q: next request got %d, want 200", firstLine(req), resp.StatusCode)
+		}
+	}
+}

@@ -86,6 +86,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.id = requestID(r)
 	ex.idHeader = []string{ex.id}
 	ex.hasBody = r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+	ex.reqBody = r.Body
 	defer ex.releaseUnreported()
 	switch {
 	case !ok:

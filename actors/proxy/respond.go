@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -19,9 +20,10 @@ type exchange struct {
 	status   int    // status sent, or 499 when the client left first
 	kind     string // contract error kind, "" when none
 	bytes    int64
-	abort    bool        // the response was cut off: close the client connection
-	hasBody  bool        // the request came with a body
-	body     *bodyReader // the body as read so far; nil until forwarding began
+	abort    bool          // the response was cut off: close the client connection
+	hasBody  bool          // the request came with a body
+	reqBody  io.ReadCloser // the client's body, to drain before an early answer
+	body     *bodyReader   // the body as read so far; nil until forwarding began
 	// unreported is the route whose pick of backend unreportedIdx has not
 	// been reported yet; nil once report gave it back.
 	unreported    *route
@@ -124,18 +126,33 @@ func (ex *exchange) releaseUnreported() {
 	}
 }
 
-// closeIfBodyUnread marks an answer given before the request body was read
-// to its end as the connection's last, and stops further reads from the
-// client. Otherwise net/http would read what is left of the body, before
-// sending the answer or after it, and a client that waits for the answer
-// before sending its body (a 413 for a declared length, say) would wait
-// forever, holding the connection.
+// closeIfBodyUnread deals with the rest of a request body before an answer
+// given without reading it to its end. What already arrived with the head
+// (up to earlyDrainLimit) is read and dropped, and the connection stays;
+// otherwise the answer is marked as the connection's last and reads from
+// the client stop at once. Left alone, net/http would read what is left of
+// the body before or after sending the answer, and a client that waits for
+// the answer before sending its body (a 413 for a declared length, say)
+// would wait forever, holding the connection.
 func (ex *exchange) closeIfBodyUnread(w http.ResponseWriter) {
-	if ex.hasBody && (ex.body == nil || !ex.body.complete()) {
-		w.Header().Set("Connection", "close")
-		_ = http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
+	if !ex.hasBody || (ex.body != nil && ex.body.complete()) {
+		return
 	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(aLongTimeAgo) // only bytes already here are read
+	if (ex.body == nil || ex.body.err == nil) && ex.reqBody != nil {
+		n, err := io.Copy(io.Discard, io.LimitReader(ex.reqBody, earlyDrainLimit+1))
+		if err == nil && n <= earlyDrainLimit {
+			_ = rc.SetReadDeadline(time.Time{})
+			return
+		}
+	}
+	w.Header().Set("Connection", "close")
 }
+
+// earlyDrainLimit bounds the body bytes read and dropped to keep a
+// connection after an early answer.
+const earlyDrainLimit = 64 << 10
 
 // aLongTimeAgo is a deadline that has always passed.
 var aLongTimeAgo = time.Unix(1, 0)
