@@ -244,7 +244,9 @@ func (st *routeState) smooth(avoid int, now time.Time, window time.Duration) int
 // leastRequests takes two different random backends in rotation and picks
 // the one with fewer attempts in flight per unit of share (power of two
 // choices). Between two equally loaded backends (idle ones, say) it draws in
-// proportion to their shares, so weights hold at any load. A pair with a
+// proportion to their shares, so weights count at any load (exactly with two
+// backends; with more, the pair itself is drawn evenly, which evens out
+// shares between idle backends somewhat). A pair with a
 // backend still in slow start is drawn by share alone: the comparison would
 // hand an idle returning backend every pick its rival is busy for, whatever
 // its ramp says.

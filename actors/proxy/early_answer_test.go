@@ -28,6 +28,10 @@ func TestEarlyAnswersDoNotWaitForTheBody(t *testing.T) {
 		{"no route", "POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", 404},
 		{"no healthy backend", "POST /sick/x HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", 503},
 		{"chunked, no route", "POST /nowhere HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 404},
+		// The client waits for 100 Continue: it must get the answer
+		// instead, never an invitation to send a body nobody reads.
+		{"expecting 100, no route", "POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n", 404},
+		{"expecting 100, over the limit", "POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n", 413},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,13 +73,14 @@ func TestAnswersAfterTheWholeBodyKeepTheConnection(t *testing.T) {
 
 // TestEarlyAnswerKeepsTheConnectionWhenTheBodyCameAlong: a small body that
 // arrived with its head is read and dropped before an early answer, so the
-// connection can carry the next request.
+// connection can carry the next request. (A chunked one closes it anyway:
+// see TestAmbiguousFramingClosesTheConnection.)
 func TestEarlyAnswerKeepsTheConnectionWhenTheBodyCameAlong(t *testing.T) {
 	up := backend(t, fakebackend.Options{Name: "a"})
 	h := startProxy(t, routeConf("/api", up))
 	for _, req := range []string{
 		"POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
-		"POST /nowhere HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"PUT /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
 	} {
 		resp, _, c, br := h.raw(req)
 		if resp.StatusCode != 404 || resp.Close {

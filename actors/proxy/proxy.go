@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -57,7 +58,6 @@ func (p *Proxy) StartDrain() { p.draining.Store(true) }
 func (p *Proxy) httpServer(cfg *proxyconf.Config) *http.Server {
 	return &http.Server{
 		Handler:           p,
-		ConnContext:       connContext,
 		ReadHeaderTimeout: cfg.Server.ClientHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		// net/http allows 4 KiB beyond MaxHeaderBytes for its own buffering;
@@ -71,6 +71,14 @@ func (p *Proxy) httpServer(cfg *proxyconf.Config) *http.Server {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	t := p.table.Load()
+	if len(r.TransferEncoding) > 0 || (!r.ProtoAtLeast(1, 1) && r.ContentLength != 0 && r.Body != http.NoBody) {
+		// The request may have carried both Content-Length and
+		// Transfer-Encoding: net/http drops the former from an HTTP/1.1
+		// request, and the latter from an HTTP/1.0 one, before we can
+		// tell. Whatever the answer, do not trust the rest of this
+		// connection.
+		w.Header().Set("Connection", "close")
+	}
 	path, query, hasQuery, ok := pathx.SplitTarget(r.RequestURI)
 	if ok {
 		path, ok = pathx.Normalize(path)
@@ -87,6 +95,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.idHeader = []string{ex.id}
 	ex.hasBody = r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 	ex.reqBody = r.Body
+	ex.expectContinue = ex.hasBody && strings.EqualFold(r.Header.Get("Expect"), "100-continue")
 	defer ex.releaseUnreported()
 	switch {
 	case !ok:
@@ -124,12 +133,6 @@ func (p *Proxy) proxy(w http.ResponseWriter, r *http.Request, t *Table, ex *exch
 		protocol = ""
 	}
 	p.cleanRequest(r, t, ex.idHeader)
-	if len(r.TransferEncoding) > 0 && ambiguousFraming(r) {
-		// The request carried both Content-Length and Transfer-Encoding
-		// (or its head could not be checked): do not trust the rest of
-		// this connection.
-		w.Header().Set("Connection", "close")
-	}
 	target := path
 	if rt.conf.StripPrefix {
 		target = pathx.StripPrefix(path, rt.conf.PathPrefix)

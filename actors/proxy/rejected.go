@@ -2,11 +2,8 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"net"
-	"net/http"
 	"strconv"
-	"strings"
 
 	"ferrum/actors/proxy/headers"
 )
@@ -42,81 +39,23 @@ type watchConn struct {
 	net.Conn
 	p      *Proxy
 	method string // a methods label value; "" until a head was seen
-	// chunkedOnly: the last head read whole in one read was HTTP/1.1
-	// with Transfer-Encoding and without Content-Length. net/http drops
-	// Content-Length from a request that has both, so only this tells a
-	// plain chunked request (whose connection may be kept) from an
-	// ambiguous one (whose connection must close). The handler consumes
-	// it; heads and handlers alternate on the connection's goroutine.
-	chunkedOnly bool
 }
 
 func (c *watchConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if m := leadingMethod(b[:n]); m != "" {
 		c.method = m
-		c.chunkedOnly = chunkedWithoutLength(b[:n])
 	}
 	return n, err
 }
 
-// chunkedWithoutLength reports whether b starts with a whole HTTP/1.1
-// request head that has a Transfer-Encoding field and no Content-Length.
-// Any doubt (a head split over reads, odd spelling) answers false, which
-// only costs the client its connection.
-func chunkedWithoutLength(b []byte) bool {
-	end := bytes.Index(b, crlfcrlf)
-	if end < 0 {
-		return false
-	}
-	head := b[:end+2]
-	if !bytes.Contains(head, []byte("ransfer-Encoding")) && !bytes.Contains(head, []byte("ransfer-encoding")) {
-		return false // the common case: no Transfer-Encoding
-	}
-	line, rest, _ := bytes.Cut(head, crlf)
-	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
-		return false
-	}
-	te := false
-	for len(rest) > 0 {
-		line, rest, _ = bytes.Cut(rest, crlf)
-		switch {
-		case hasFoldPrefix(line, "content-length:"):
-			return false
-		case hasFoldPrefix(line, "transfer-encoding:"):
-			te = true
-		}
-	}
-	return te
-}
-
-var crlfcrlf = []byte("\r\n\r\n") // crlf is in upstream.go
-
-func hasFoldPrefix(b []byte, lower string) bool {
-	return len(b) >= len(lower) && strings.EqualFold(string(b[:len(lower)]), lower)
-}
-
-// ambiguousFraming reports whether r, a chunked request, may have come with
-// a Content-Length too, and so must be the connection's last.
-func ambiguousFraming(r *http.Request) bool {
-	c, ok := r.Context().Value(connKey{}).(*watchConn)
-	if !ok {
-		return true
-	}
-	only := c.chunkedOnly
-	c.chunkedOnly = false
-	return !only
-}
-
-// connKey keys the request context's *watchConn.
-type connKey struct{}
-
-// connContext puts the connection into each of its requests' context.
-func connContext(ctx context.Context, c net.Conn) context.Context {
+// unwatched returns the connection under c, for a tunnel: its bytes are no
+// longer HTTP, and its two directions run on two goroutines.
+func unwatched(c net.Conn) net.Conn {
 	if wc, ok := c.(*watchConn); ok {
-		return context.WithValue(ctx, connKey{}, wc)
+		return wc.Conn
 	}
-	return ctx
+	return c
 }
 
 // leadingMethod returns the standard method b starts with, followed by a

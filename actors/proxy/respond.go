@@ -23,7 +23,9 @@ type exchange struct {
 	abort    bool          // the response was cut off: close the client connection
 	hasBody  bool          // the request came with a body
 	reqBody  io.ReadCloser // the client's body, to drain before an early answer
-	body     *bodyReader   // the body as read so far; nil until forwarding began
+	// expectContinue: the client waits for 100 Continue before its body.
+	expectContinue bool
+	body           *bodyReader // the body as read so far; nil until forwarding began
 	// unreported is the route whose pick of backend unreportedIdx has not
 	// been reported yet; nil once report gave it back.
 	unreported    *route
@@ -127,8 +129,9 @@ func (ex *exchange) releaseUnreported() {
 }
 
 // closeIfBodyUnread deals with the rest of a request body before an answer
-// given without reading it to its end. What already arrived with the head
-// (up to earlyDrainLimit) is read and dropped, and the connection stays;
+// given without reading it to its end. What already arrived and sits in
+// net/http's read buffer (up to earlyDrainLimit; the buffer holds 4 KiB) is
+// read and dropped, and the connection stays;
 // otherwise the answer is marked as the connection's last and reads from
 // the client stop at once. Left alone, net/http would read what is left of
 // the body before or after sending the answer, and a client that waits for
@@ -140,7 +143,12 @@ func (ex *exchange) closeIfBodyUnread(w http.ResponseWriter) {
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(aLongTimeAgo) // only bytes already here are read
-	if (ex.body == nil || ex.body.err == nil) && ex.reqBody != nil {
+	// Not drained: a body net/http would first invite with 100 Continue
+	// (the client is still waiting), a body after a client error, and a
+	// request whose connection closes anyway.
+	untouched := ex.body == nil || ex.body.n == 0
+	if !(ex.expectContinue && untouched) && (ex.body == nil || ex.body.err == nil) && ex.reqBody != nil &&
+		w.Header().Get("Connection") != "close" {
 		n, err := io.Copy(io.Discard, io.LimitReader(ex.reqBody, earlyDrainLimit+1))
 		if err == nil && n <= earlyDrainLimit {
 			_ = rc.SetReadDeadline(time.Time{})

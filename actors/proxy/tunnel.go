@@ -156,7 +156,8 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 		p.fail(w, ex, failure{kind: KindUpstreamInvalidResponse, status: http.StatusBadGateway})
 		return
 	}
-	client, brw, err := http.NewResponseController(w).Hijack()
+	hijacked, brw, err := http.NewResponseController(w).Hijack()
+	client := unwatched(hijacked)
 	if err != nil {
 		upstream.Close()
 		p.report(ex, rt, idx, true, 0, "")
@@ -177,17 +178,30 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	if err := writeSwitch(brw.Writer, resp, ex.id); err != nil {
 		return
 	}
-	// The client may have sent bytes after its request head; they sit in
-	// brw's reader and go first.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_, _ = io.Copy(client, upstream)
 		t.close()
 	}()
-	_, _ = io.Copy(upstream, brw.Reader)
+	// The client may have sent bytes after its request head; they sit in
+	// brw's reader and go first, then the connection is read directly.
+	if err := sendBuffered(upstream, brw.Reader); err == nil {
+		_, _ = io.Copy(upstream, client)
+	}
 	t.close()
 	<-done
+}
+
+// sendBuffered writes what r holds buffered to w.
+func sendBuffered(w io.Writer, r *bufio.Reader) error {
+	n := r.Buffered()
+	if n == 0 {
+		return nil
+	}
+	b, _ := r.Peek(n)
+	_, err := w.Write(b)
+	return err
 }
 
 // writeSwitch sends the backend's 101 head to the client.

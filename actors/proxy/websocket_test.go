@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
@@ -251,4 +252,36 @@ func TestUpgradeWithBodyIsForwardedWhole(t *testing.T) {
 	if v := resp.Header.Get("X-Echo-Upgrade"); v != "" {
 		t.Fatalf("Upgrade %q reached the backend on a request that is not a tunnel", v)
 	}
+}
+
+// TestWebSocketFrameSentWithTheHandshake: a frame the client sends in the
+// same write as its upgrade request sits in net/http's read buffer when the
+// connection is taken over; it must reach the backend first.
+func TestWebSocketFrameSentWithTheHandshake(t *testing.T) {
+	h := startProxy(t, routeConf("/ws", wsEchoBackend(t)))
+	c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var req bytes.Buffer
+	key := base64.StdEncoding.EncodeToString([]byte("ferrum-test-key!"))
+	fmt.Fprintf(&req, "GET /ws/chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n", key)
+	if err := wsWrite(&req, "early", true); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(req.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	if got, err := wsRead(br); err != nil || got != "echo: early" {
+		t.Fatalf("reply to the frame sent with the handshake = %q, %v", got, err)
+	}
+	(&wsConn{Conn: c, br: br}).roundTrip(t, "after")
 }
