@@ -99,8 +99,12 @@ func (s *Supervisor) Reload(ctx context.Context, old *Tree, cfg *proxyconf.Confi
 	}
 	finish := func() {
 		for _, n := range retire {
-			n.Actor.Retire()
+			// Stopped first: a route actor retired while its context
+			// still runs would look like one that quit on its own, and
+			// be logged and restarted as such. Run retires it on the way
+			// out.
 			n.handle.Stop()
+			n.Actor.Retire()
 		}
 		for _, b := range stop {
 			b.prober.Stop()
@@ -201,8 +205,8 @@ func (t *Tree) CloseIdleProbes() { t.probes.CloseIdleConnections() }
 // backend actors last.
 func (t *Tree) Stop() {
 	for _, n := range t.Routes {
+		n.handle.Stop() // before Retire: see Reload's finish
 		n.Actor.Retire()
-		n.handle.Stop()
 		for _, b := range n.Backends {
 			b.prober.Stop()
 		}
