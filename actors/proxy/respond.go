@@ -129,26 +129,20 @@ func (ex *exchange) releaseUnreported() {
 }
 
 // closeIfBodyUnread deals with the rest of a request body before an answer
-// given without reading it to its end. What already arrived and sits in
-// net/http's read buffer (up to earlyDrainLimit; the buffer holds 4 KiB) is
-// read and dropped, and the connection stays;
-// otherwise the answer is marked as the connection's last and reads from
-// the client stop at once. Left alone, net/http would read what is left of
-// the body before or after sending the answer, and a client that waits for
-// the answer before sending its body (a 413 for a declared length, say)
-// would wait forever, holding the connection.
+// given without reading it to its end. What already sits in net/http's read
+// buffer (4 KiB) is read and dropped, and the connection stays. Otherwise
+// the answer is marked as the connection's last and reads from the client
+// stop at once: left alone, net/http would read what is left of the body
+// before or after sending the answer, and a client that waits for the
+// answer before sending its body (a 413 for a declared length, say) would
+// wait forever, holding the connection.
 func (ex *exchange) closeIfBodyUnread(w http.ResponseWriter) {
 	if !ex.hasBody || (ex.body != nil && ex.body.complete()) {
 		return
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(aLongTimeAgo) // only bytes already here are read
-	// Not drained: a body net/http would first invite with 100 Continue
-	// (the client is still waiting), a body after a client error, and a
-	// request whose connection closes anyway.
-	untouched := ex.body == nil || ex.body.n == 0
-	if !(ex.expectContinue && untouched) && (ex.body == nil || ex.body.err == nil) && ex.reqBody != nil &&
-		w.Header().Get("Connection") != "close" {
+	if ex.mayDrain(w) {
 		n, err := io.Copy(io.Discard, io.LimitReader(ex.reqBody, earlyDrainLimit+1))
 		if err == nil && n <= earlyDrainLimit {
 			_ = rc.SetReadDeadline(time.Time{})
@@ -158,8 +152,24 @@ func (ex *exchange) closeIfBodyUnread(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
 }
 
+// mayDrain reports whether the rest of the body may be read before an early
+// answer: not a body net/http would first invite with 100 Continue (the
+// client is still waiting for it), not one after a client error, and not on
+// a connection that closes anyway.
+func (ex *exchange) mayDrain(w http.ResponseWriter) bool {
+	switch {
+	case ex.reqBody == nil || w.Header().Get("Connection") == "close":
+		return false
+	case ex.body == nil:
+		return !ex.expectContinue
+	default:
+		return ex.body.err == nil && !(ex.expectContinue && ex.body.n == 0)
+	}
+}
+
 // earlyDrainLimit bounds the body bytes read and dropped to keep a
-// connection after an early answer.
+// connection after an early answer; in practice the read buffer's size
+// bounds them first.
 const earlyDrainLimit = 64 << 10
 
 // aLongTimeAgo is a deadline that has always passed.
