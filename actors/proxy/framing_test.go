@@ -240,7 +240,7 @@ func TestLeadingMethod(t *testing.T) {
 // protocol version, a request that may have carried both Content-Length and
 // Transfer-Encoding is answered and then its connection is closed. net/http
 // removes one of the two before the handler runs, so every chunked HTTP/1.1
-// request, and every HTTP/1.0 request with a body, closes.
+// request, and every HTTP/1.0 request, closes.
 func TestAmbiguousFramingClosesTheConnection(t *testing.T) {
 	up, _ := completeCounter(t)
 	h := startProxy(t, routeConf("/", up))
@@ -249,6 +249,10 @@ func TestAmbiguousFramingClosesTheConnection(t *testing.T) {
 		{"length hidden behind a bare LF", "POST /x HTTP/1.1\r\nHost: x\r\nX: y\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
 		{"plain chunked", "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
 		{"HTTP/1.0 keep-alive with both", "POST /x HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc"},
+		// net/http drops Transfer-Encoding from HTTP/1.0 and sees no
+		// body: the chunk line must not be served as a next request.
+		{"HTTP/1.0 keep-alive, chunked, a request in the chunk", "POST /x HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"ABC /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

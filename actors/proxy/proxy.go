@@ -71,12 +71,14 @@ func (p *Proxy) httpServer(cfg *proxyconf.Config) *http.Server {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	t := p.table.Load()
-	if len(r.TransferEncoding) > 0 || (!r.ProtoAtLeast(1, 1) && r.ContentLength != 0 && r.Body != http.NoBody) {
-		// The request may have carried both Content-Length and
-		// Transfer-Encoding: net/http drops the former from an HTTP/1.1
-		// request, and the latter from an HTTP/1.0 one, before we can
-		// tell. Whatever the answer, do not trust the rest of this
-		// connection.
+	if len(r.TransferEncoding) > 0 || !r.ProtoAtLeast(1, 1) {
+		// The framing may have been ambiguous, and net/http hides it:
+		// it drops Content-Length from an HTTP/1.1 request that also
+		// has Transfer-Encoding, and Transfer-Encoding from any HTTP/1.0
+		// request (whose chunked body would then be read as the next
+		// request). RFC 9112 says to close after such a message; since
+		// they cannot be told apart, every chunked request and every
+		// HTTP/1.0 request is the connection's last.
 		w.Header().Set("Connection", "close")
 	}
 	path, query, hasQuery, ok := pathx.SplitTarget(r.RequestURI)
