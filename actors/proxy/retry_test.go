@@ -267,7 +267,7 @@ func TestRetryTokensAcrossRouteReplacement(t *testing.T) {
 	// A long backoff keeps every request between its attempts while the
 	// reload happens.
 	head := "[server]\nlisten = \"127.0.0.1:0\"\n" + retryHealth +
-		"[retry]\nmax_attempts = 2\nbackoff = \"2s\"\ntotal_timeout = \"10s\"\nmin_retry_concurrency = 100\n"
+		"[retry]\nmax_attempts = 2\nbackoff = \"4s\"\ntotal_timeout = \"20s\"\nmin_retry_concurrency = 100\n"
 	s, path := startServer(t, head+routeConf("/", a, b))
 	old := s.Tree().Routes[0].Actor
 	const n = 10
