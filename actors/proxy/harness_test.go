@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -162,6 +163,13 @@ func (h *harness) raw(request string) (*http.Response, string, net.Conn, *bufio.
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp, string(b), c, br
+}
+
+// closedByPeer reports whether a read error means the other side closed
+// the connection: end of stream, or a reset when it closed with bytes of
+// ours still unread (which net/http does half a second after its FIN).
+func closedByPeer(err error) bool {
+	return err == io.EOF || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func firstLine(s string) string {
