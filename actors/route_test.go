@@ -26,6 +26,24 @@ func newTestRoute(balancing proxyconf.Balancing, n int, weights ...int) *Route {
 	return NewRoute(rc, bs)
 }
 
+// runWired runs r and its backend actors, each backend subscribed to r,
+// and returns a function that stops them all.
+func runWired(t *testing.T, r *Route) func() {
+	t.Helper()
+	stops := []func(){run(t, r)}
+	for i, b := range r.backends {
+		stops = append(stops, run(t, b))
+		if err := b.Subscribe(context.Background(), r, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}
+
 var testSettings = &RouteSettings{MaxEjectedPercent: 50, BudgetPercent: 20, MinRetryConcurrency: 3}
 
 func TestPickSequence(t *testing.T) {
@@ -108,19 +126,7 @@ func TestInflightCounts(t *testing.T) {
 func TestHalfPoolRuleAcrossActors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newTestRoute(proxyconf.RoundRobin, 2)
-		var stops []func()
-		stops = append(stops, run(t, r))
-		for i, b := range r.backends {
-			stops = append(stops, run(t, b))
-			if err := b.Subscribe(context.Background(), r, i); err != nil {
-				t.Fatal(err)
-			}
-		}
-		defer func() {
-			for _, s := range stops {
-				s()
-			}
-		}()
+		defer runWired(t, r)()
 		for range 5 {
 			for _, b := range r.backends {
 				b.Report(fail)
@@ -163,18 +169,7 @@ func TestHalfPoolRuleAcrossActors(t *testing.T) {
 func TestActiveFailuresEmptyThePool(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newTestRoute(proxyconf.RoundRobin, 2)
-		stops := []func(){run(t, r)}
-		for i, b := range r.backends {
-			stops = append(stops, run(t, b))
-			if err := b.Subscribe(context.Background(), r, i); err != nil {
-				t.Fatal(err)
-			}
-		}
-		defer func() {
-			for _, s := range stops {
-				s()
-			}
-		}()
+		defer runWired(t, r)()
 		for _, b := range r.backends {
 			play(t, b, repeat(probe(failing), 3))
 		}

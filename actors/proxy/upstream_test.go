@@ -21,11 +21,7 @@ import (
 // probe is reported on the returned channel.
 func closingBackend(t *testing.T) (string, <-chan struct{}) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := loopbackListener(t)
 	closed := make(chan struct{}, 64)
 	go func() {
 		for {
@@ -110,11 +106,7 @@ func TestKeepAliveConnectionsAreReused(t *testing.T) {
 }
 
 func TestOversizedResponseHeadIsInvalid(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := loopbackListener(t)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -150,11 +142,7 @@ func TestOversizedResponseHeadIsInvalid(t *testing.T) {
 // carrying a request when a reload dropped its pool is closed when the
 // request ends, not kept idle for a backend the config no longer has.
 func TestForgottenPoolClosesReturningConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := loopbackListener(t)
 	pools := NewPools()
 	b := proxyconf.Backend{URL: "http://" + ln.Addr().String(), Host: ln.Addr().String(), Weight: 1}
 	cp := pools.get(b, proxyconf.Default().Upstream)
@@ -170,4 +158,15 @@ func TestForgottenPoolClosesReturningConnections(t *testing.T) {
 	if n := len(cp.idle); n != 0 {
 		t.Fatalf("the forgotten pool keeps %d idle connections", n)
 	}
+}
+
+// loopbackListener listens on a free loopback port until the test ends.
+func loopbackListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }
