@@ -1,13 +1,16 @@
-// Package actors holds ferrum's actors: one goroutine per backend owning that
-// backend's health, one per route choosing among its backends, and one prober
-// per backend. Each actor's mutable state lives in locals of its Run loop;
-// everyone else talks to it through its exported methods (which send on its
-// mailboxes) or reads the immutable snapshot it published.
+// Package actors holds ferrum's actors: one goroutine per distinct backend
+// owning that backend's health, one prober per such backend, and one route
+// actor per route choosing among its backends. Each actor's mutable state
+// lives in locals of its Run loop; everyone else talks to it through its
+// exported methods (which send on its typed mailboxes) or reads the
+// snapshot it published. The Tree (tree.go) builds, reloads and stops them.
 package actors
 
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +30,6 @@ type Transition struct {
 // BackendSnapshot is an immutable view of one backend's health, published by
 // its actor after each change. Never mutate a published snapshot.
 type BackendSnapshot struct {
-	Route        string
 	URL          string
 	State        messages.State
 	ConsecFails  int // consecutive failed live-traffic attempts (passive)
@@ -50,52 +52,64 @@ type BackendSnapshot struct {
 // InRotation reports whether the backend takes traffic.
 func (s *BackendSnapshot) InRotation() bool { return s.State == messages.Healthy }
 
-// Backend is the actor that owns one (route, backend) pair's health state. It
-// receives live-traffic outcomes, probe results and settings over channels,
-// tells its route actor when it enters or leaves rotation, and publishes a
-// BackendSnapshot after every change.
+// Backend is the actor that owns one backend's health state: one per
+// distinct backend URL and [health] settings, shared by every route that
+// lists it. It receives live-traffic outcomes from all of those routes and
+// the results of its one prober, tells each subscribed route actor when it
+// enters or leaves rotation, asks them before a passive ejection, and
+// publishes a BackendSnapshot after every change.
 type Backend struct {
-	route string
-	url   string
-	log   *slog.Logger
+	url    string
+	health proxyconf.Health // fixed for the actor's life: part of its identity
+	log    *slog.Logger
 
 	// outcomes is lossy: the request path never waits on a backend actor; a
 	// full mailbox drops the outcome and counts it in dropped.
 	outcomes chan messages.Outcome
 	// probes waits under the prober's context: every result arrives.
 	probes chan messages.ProbeResult
-	// control carries settings and route subscriptions; senders wait under
+	// subs carries route subscriptions and leaves; senders wait under
 	// their context, nothing is dropped.
-	control chan any
+	subs chan subscription
 
 	dropped atomic.Uint64                   // written by senders of outcomes
 	snap    atomic.Pointer[BackendSnapshot] // written only by Run
-	health  atomic.Pointer[proxyconf.Health]
-	sub     atomic.Pointer[subscribe] // route actor told of changes; written only by Run
 
 	firstProbe     chan struct{} // closed after the first probe result is handled
 	firstProbeOnce sync.Once
+
+	// routes are the route actors told of rotation changes and asked
+	// before an ejection. Only the actor's goroutine touches it; it
+	// outlives a restart (runs never overlap) because only subscription
+	// messages could rebuild it.
+	routes []subscription
 }
 
-type subscribe struct {
+// subscription connects a route actor to a backend it lists at index; leave
+// undoes it.
+type subscription struct {
 	route *Route
 	index int
+	leave bool
 }
 
-// NewBackend makes the actor for backend url of route. Run starts it;
-// Subscribe connects it to its route actor.
-func NewBackend(route string, url string, h proxyconf.Health, log *slog.Logger) *Backend {
+// outcomeMailbox is the outcome mailbox's capacity: every route of a shared
+// backend reports into it, and a full one drops.
+const outcomeMailbox = 256
+
+// NewBackend makes the actor for the backend at url with health settings h.
+// Run starts it; Subscribe connects route actors to it.
+func NewBackend(url string, h proxyconf.Health, log *slog.Logger) *Backend {
 	b := &Backend{
-		route:      route,
 		url:        url,
+		health:     h,
 		log:        log,
-		outcomes:   make(chan messages.Outcome, 64),
+		outcomes:   make(chan messages.Outcome, outcomeMailbox),
 		probes:     make(chan messages.ProbeResult, 1),
-		control:    make(chan any, 4),
+		subs:       make(chan subscription, 4),
 		firstProbe: make(chan struct{}),
 	}
-	b.health.Store(&h)
-	b.snap.Store(&BackendSnapshot{Route: route, URL: url, State: messages.Healthy})
+	b.snap.Store(&BackendSnapshot{URL: url, State: messages.Healthy})
 	return b
 }
 
@@ -107,11 +121,23 @@ func (b *Backend) Joined(t time.Time) {
 	b.snap.Store(&s)
 }
 
+// Inherit starts the actor from another actor's published state: the same
+// backend under health settings a reload changed keeps its state and
+// counters. Call it before Run.
+func (b *Backend) Inherit(from *BackendSnapshot) {
+	s := *from
+	s.URL = b.url // an ejection's timer is re-armed from EjectedUntil by Run
+	b.snap.Store(&s)
+}
+
 // Name identifies the actor in supervisor logs.
-func (b *Backend) Name() string { return "backend " + b.route + " " + b.url }
+func (b *Backend) Name() string { return "backend " + b.url }
 
 // URL is the backend's configured URL.
 func (b *Backend) URL() string { return b.url }
+
+// Health returns the health settings the actor was made with.
+func (b *Backend) Health() proxyconf.Health { return b.health }
 
 // Snapshot returns the last published snapshot. Safe from any goroutine; the
 // caller must not modify it.
@@ -143,18 +169,24 @@ func (b *Backend) Probed(ctx context.Context, r messages.ProbeResult) error {
 // FirstProbe is closed once the actor has handled its first probe result.
 func (b *Backend) FirstProbe() <-chan struct{} { return b.firstProbe }
 
-// Health returns the health settings in force.
-func (b *Backend) Health() proxyconf.Health { return *b.health.Load() }
-
-// SetHealth changes the health settings; they apply from the next event on.
-func (b *Backend) SetHealth(h proxyconf.Health) { b.health.Store(&h) }
-
-// Subscribe makes r (where this backend sits at index) the route actor told
-// of rotation changes, and sends it the current state at once. It waits under
-// ctx.
+// Subscribe makes r (where this backend sits at index) a route actor told of
+// rotation changes and asked before ejections, and sends it the current
+// state at once. It waits under ctx.
 func (b *Backend) Subscribe(ctx context.Context, r *Route, index int) error {
+	return b.sendSub(ctx, subscription{route: r, index: index})
+}
+
+// Unsubscribe undoes Subscribe for r. It waits under ctx.
+func (b *Backend) Unsubscribe(ctx context.Context, r *Route) error {
+	return b.sendSub(ctx, subscription{route: r, leave: true})
+}
+
+func (b *Backend) sendSub(ctx context.Context, s subscription) error {
+	if err := ctx.Err(); err != nil {
+		return err // even when there is room: a cancelled caller asks nothing
+	}
 	select {
-	case b.control <- subscribe{route: r, index: index}:
+	case b.subs <- s:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -183,11 +215,9 @@ func (b *Backend) Run(ctx context.Context) error {
 			expiry.Stop()
 		}
 	}()
-	if b.sub.Load() != nil {
-		// After a panic the route may have heard of a change the snapshot
-		// never showed (an ejection it granted): tell it where we stand.
-		m.tellRoute(ctx, m.s.State == messages.Healthy)
-	}
+	// After a panic a route may have heard of a change the snapshot never
+	// showed (an ejection it granted): tell every route where we stand.
+	m.tellRoutes(ctx)
 	for {
 		var before = m.s.State
 		select {
@@ -201,18 +231,49 @@ func (b *Backend) Run(ctx context.Context) error {
 		case now := <-expiryC:
 			expiryC = nil
 			m.expire(now)
-		case c := <-b.control:
-			if s, ok := c.(subscribe); ok {
-				b.sub.Store(&s)
-				m.tellRoute(ctx, m.s.State == messages.Healthy)
-			}
+		case s := <-b.subs:
+			b.subscription(ctx, m, s)
 		}
 		if m.dirty {
 			m.publish()
 		}
 		if m.s.State != before {
-			m.tellRoute(ctx, m.s.State == messages.Healthy)
+			m.tellRoutes(ctx)
 			armExpiry()
 		}
 	}
+}
+
+// subscription adds or removes a route actor; a new one hears the current
+// state at once.
+func (b *Backend) subscription(ctx context.Context, m *machine, s subscription) {
+	for i, have := range b.routes {
+		if have.route == s.route {
+			b.routes = append(b.routes[:i], b.routes[i+1:]...)
+			break
+		}
+	}
+	if s.leave {
+		return
+	}
+	b.routes = append(b.routes, s)
+	s.route.rotation(ctx, m.rotation(s.index))
+}
+
+// routeNames names the subscribed routes for a log line: all of them when
+// few, else the first few and how many there are.
+func (b *Backend) routeNames() string {
+	const most = 8
+	var sb strings.Builder
+	for i, s := range b.routes {
+		if i == most {
+			sb.WriteString(" and " + strconv.Itoa(len(b.routes)-most) + " more")
+			break
+		}
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(s.route.prefix)
+	}
+	return sb.String()
 }

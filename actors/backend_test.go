@@ -140,7 +140,7 @@ func TestBackendStateMachine(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
-				b := NewBackend("/api", "http://127.0.0.1:1", testHealth(), quiet)
+				b := NewBackend("http://127.0.0.1:1", testHealth(), quiet)
 				stop := run(t, b)
 				defer stop()
 				play(t, b, c.steps)
@@ -166,7 +166,7 @@ func TestEjectionDoublingIsCapped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := testHealth()
 		h.MaxEjectionDuration = 100 * time.Second
-		b := NewBackend("/api", "http://127.0.0.1:1", h, quiet)
+		b := NewBackend("http://127.0.0.1:1", h, quiet)
 		stop := run(t, b)
 		defer stop()
 		var last time.Duration
@@ -184,7 +184,7 @@ func TestEjectionDoublingIsCapped(t *testing.T) {
 
 func TestRestartKeepsState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := NewBackend("/api", "http://127.0.0.1:1", testHealth(), quiet)
+		b := NewBackend("http://127.0.0.1:1", testHealth(), quiet)
 		stop := run(t, b)
 		play(t, b, repeat(out(fail), 3))
 		stop()
@@ -200,7 +200,7 @@ func TestRestartKeepsState(t *testing.T) {
 }
 
 func TestReportNeverBlocks(t *testing.T) {
-	b := NewBackend("/api", "http://127.0.0.1:1", testHealth(), quiet)
+	b := NewBackend("http://127.0.0.1:1", testHealth(), quiet)
 	// No actor runs: the mailbox fills, then outcomes are dropped and counted.
 	n := cap(b.outcomes) + 10
 	for i := 0; i < n; i++ {
@@ -224,7 +224,7 @@ func concat(parts ...[]step) []step {
 func TestHealthTransitionLoggedOncePerChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var buf syncBuf
-		b := NewBackend("/api", "http://127.0.0.1:3001", testHealth(), slog.New(slog.NewTextHandler(&buf, nil)))
+		b := NewBackend("http://127.0.0.1:3001", testHealth(), slog.New(slog.NewTextHandler(&buf, nil)))
 		defer run(t, b)()
 		play(t, b, concat(repeat(out(fail), 5), []step{wait(30 * time.Second)}, repeat(probe(passing), 4)))
 		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

@@ -30,6 +30,7 @@ type routeState struct {
 	in       []bool
 	inList   []int       // indexes in rotation, ascending
 	inSince  []time.Time // when each entered rotation; zero: full share
+	joined   []time.Time // when a reload added each to this route; zero: not recently
 	inflight []int
 	total    int // sum of inflight
 	retries  int // retry tokens out, backoff included
@@ -38,15 +39,18 @@ type routeState struct {
 	cursor  int   // round robin without weights
 	current []int // smooth weighted round robin
 	rng     *rand.Rand
+
+	view *RouteView // published after each change
 }
 
 func newRouteState(r *Route) *routeState {
 	n := len(r.backends)
 	st := &routeState{
 		balancing: r.balancing, weights: r.weights, uniform: true,
-		seeds: make([]uint64, n), in: make([]bool, n), inSince: make([]time.Time, n),
+		seeds: make([]uint64, n), in: make([]bool, n), inSince: make([]time.Time, n), joined: r.joined,
 		inflight: make([]int, n), current: make([]int, n),
-		rng: rand.New(rand.NewPCG(xxhash.Sum64String(r.prefix), 0x9e3779b97f4a7c15)),
+		rng:  rand.New(rand.NewPCG(xxhash.Sum64String(r.prefix), 0x9e3779b97f4a7c15)),
+		view: &r.view,
 	}
 	for i, b := range r.backends {
 		st.seeds[i] = xxhash.Sum64String(b.URL())
@@ -60,6 +64,16 @@ func newRouteState(r *Route) *routeState {
 	}
 	st.rebuild()
 	return st
+}
+
+// publishAll publishes the whole state to the view.
+func (st *routeState) publishAll() {
+	for i := range st.in {
+		st.view.in[i].Store(st.in[i])
+		st.view.inflight[i].Store(int64(st.inflight[i]))
+	}
+	st.view.retries.Store(int64(st.retries))
+	st.view.retrying.Store(int64(st.retrying))
 }
 
 func (st *routeState) rebuild() {
@@ -82,6 +96,7 @@ func (st *routeState) setIn(i int, in bool, since time.Time) {
 		return
 	}
 	st.in[i] = in
+	st.view.in[i].Store(in)
 	st.current[i] = 0
 	st.rebuild()
 }
@@ -113,20 +128,24 @@ func (st *routeState) mayRetry(s *RouteSettings) bool {
 		return false
 	}
 	st.retries++
+	st.view.retries.Store(int64(st.retries))
 	return true
 }
 
 func (st *routeState) release(m messages.Release) {
 	if m.Token {
 		st.retries = max(st.retries-1, 0)
+		st.view.retries.Store(int64(st.retries))
 		if m.Picked {
 			st.retrying = max(st.retrying-1, 0)
+			st.view.retrying.Store(int64(st.retrying))
 		}
 		return
 	}
 	if i := m.Index; i >= 0 && i < len(st.inflight) && st.inflight[i] > 0 {
 		st.inflight[i]--
 		st.total--
+		st.view.inflight[i].Store(int64(st.inflight[i]))
 	}
 }
 
@@ -161,8 +180,10 @@ func (st *routeState) pick(req messages.PickRequest, s *RouteSettings) messages.
 	}
 	st.inflight[i]++
 	st.total++
+	st.view.inflight[i].Store(int64(st.inflight[i]))
 	if req.Retry {
 		st.retrying++
+		st.view.retrying.Store(int64(st.retrying))
 	}
 	return messages.PickReply{Index: i, OK: true}
 }
@@ -171,7 +192,7 @@ func (st *routeState) pick(req messages.PickRequest, s *RouteSettings) messages.
 // start it grows linearly from a tenth of the weight to all of it.
 func (st *routeState) share(i int, now time.Time, window time.Duration) int {
 	w := st.weights[i] * fullShare
-	since := st.inSince[i]
+	since := st.since(i)
 	if window <= 0 || since.IsZero() {
 		return w
 	}
@@ -192,11 +213,22 @@ func (st *routeState) ramping(now time.Time, window time.Duration) bool {
 		return false
 	}
 	for _, i := range st.inList {
-		if !st.inSince[i].IsZero() && now.Sub(st.inSince[i]) < window {
+		if s := st.since(i); !s.IsZero() && now.Sub(s) < window {
 			return true
 		}
 	}
 	return false
+}
+
+// since is when backend i's slow start began: when it last entered
+// rotation, or when a reload added it to this route, whichever is later;
+// zero when it has been in from the start.
+func (st *routeState) since(i int) time.Time {
+	s := st.inSince[i]
+	if j := st.joined[i]; j.After(s) {
+		return j
+	}
+	return s
 }
 
 // skip reports whether i must be passed over: it is avoid and another

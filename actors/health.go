@@ -121,7 +121,7 @@ func (m *machine) move(now time.Time, to messages.State, reason string) {
 	m.s.LastChange = &Transition{At: now, From: from, To: to, Reason: reason}
 	m.dirty = true
 	if m.b.log != nil {
-		attrs := []any{"route", m.b.route, "backend", m.b.url, "from", from.String(), "to", to.String(), "reason", reason}
+		attrs := []any{"route", m.b.routeNames(), "backend", m.b.url, "from", from.String(), "to", to.String(), "reason", reason}
 		if to == messages.Ejected {
 			attrs = append(attrs, "ejected_until", m.s.EjectedUntil)
 		}
@@ -129,19 +129,34 @@ func (m *machine) move(now time.Time, to messages.State, reason string) {
 	}
 }
 
-// askEject asks the route actor whether this backend may leave rotation on
-// passive evidence. Without a route (tests of a lone backend) it may.
+// askEject asks every route that lists this backend whether it may leave
+// rotation on passive evidence: it is ejected only when all of them allow
+// it. A route that allows takes it out at once (so two backends asking
+// together cannot both slip under a route's cap); when a later route
+// refuses, the ones that allowed are told it is back in. Without a route
+// (tests of a lone backend) it may.
 func (m *machine) askEject(ctx context.Context) bool {
-	sub := m.b.sub.Load()
-	if sub == nil {
-		return true
+	for k, s := range m.b.routes {
+		if s.route.askEject(ctx, s.index) {
+			continue
+		}
+		for _, granted := range m.b.routes[:k] {
+			granted.route.rotation(ctx, m.rotation(granted.index))
+		}
+		return false
 	}
-	return sub.route.askEject(ctx, sub.index)
+	return true
 }
 
-// tellRoute tells the route actor whether the backend is in rotation.
-func (m *machine) tellRoute(ctx context.Context, in bool) {
-	if sub := m.b.sub.Load(); sub != nil {
-		sub.route.rotation(ctx, messages.Rotation{Index: sub.index, In: in, Since: m.s.InSince})
+// rotation is the message telling a route, where this backend sits at
+// index, whether it is in rotation.
+func (m *machine) rotation(index int) messages.Rotation {
+	return messages.Rotation{Index: index, In: m.s.State == messages.Healthy, Since: m.s.InSince}
+}
+
+// tellRoutes tells every subscribed route whether the backend is in rotation.
+func (m *machine) tellRoutes(ctx context.Context) {
+	for _, s := range m.b.routes {
+		s.route.rotation(ctx, m.rotation(s.index))
 	}
 }

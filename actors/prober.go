@@ -14,7 +14,8 @@ import (
 	"ferrum/messages"
 )
 
-// Prober is the actor that probes one backend: GET <endpoint> every interval,
+// Prober is the actor that probes one backend actor's backend, once per
+// interval however many routes share it: GET <endpoint> every interval,
 // the next probe starting only after the last one ended, each result handed to
 // the backend actor (waiting under ctx, so no result is lost).
 type Prober struct {
@@ -37,7 +38,7 @@ func NewProber(b *Backend, client *http.Client) *Prober {
 	spread := min(h.Interval, maxFirstSpread)
 	var first time.Duration
 	if spread > 0 {
-		first = time.Duration(xxhash.Sum64String(b.route+" "+b.url) % uint64(spread))
+		first = time.Duration(xxhash.Sum64String(b.url) % uint64(spread))
 	}
 	return &Prober{b: b, client: client, firstDelay: first}
 }
@@ -57,7 +58,7 @@ func NewProbeClient() *http.Client {
 }
 
 // Name identifies the actor in supervisor logs.
-func (p *Prober) Name() string { return "prober " + p.b.route + " " + p.b.url }
+func (p *Prober) Name() string { return "prober " + p.b.url }
 
 // Run probes until ctx ends.
 func (p *Prober) Run(ctx context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"ferrum/proxyconf"
@@ -22,7 +23,7 @@ func TestFirstProbesSpread(t *testing.T) {
 		seen := map[time.Duration]bool{}
 		const n = 200
 		for i := range n {
-			p := NewProber(NewBackend("/api", fmt.Sprintf("http://10.0.0.%d:80", i), h, quiet), nil)
+			p := NewProber(NewBackend(fmt.Sprintf("http://10.0.0.%d:80", i), h, quiet), nil)
 			if p.firstDelay < 0 || p.firstDelay >= min(interval, maxFirstSpread) {
 				t.Fatalf("interval %v: first probe after %v, want within [0, %v)", interval, p.firstDelay, min(interval, maxFirstSpread))
 			}
@@ -40,7 +41,7 @@ func probeTarget(t *testing.T, h proxyconf.Health, handler http.HandlerFunc) *Ba
 	t.Helper()
 	srv := httptest.NewServer(handler)
 	client := NewProbeClient()
-	b := NewBackend("/api", srv.URL, h, quiet)
+	b := NewBackend(srv.URL, h, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { _ = b.Run(ctx); done <- struct{}{} }()
@@ -66,22 +67,60 @@ func waitProbes(t *testing.T, b *Backend, n uint64) {
 	}
 }
 
-// TestProbesNeverOverlap: against a backend slower than the interval, the
-// next probe waits for the last one; there is never more than one at a time.
-func TestProbesNeverOverlap(t *testing.T) {
-	var now, most atomic.Int32
-	h := testHealth()
-	h.Interval, h.Timeout = 10*time.Millisecond, 5*time.Second
-	b := probeTarget(t, h, func(w http.ResponseWriter, r *http.Request) {
-		n := now.Add(1)
-		defer now.Add(-1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
-		time.Sleep(50 * time.Millisecond)
-	})
-	waitProbes(t, b, 5)
-	if m := most.Load(); m != 1 {
-		t.Fatalf("%d probes were in flight at once, want 1", m)
+// slowTransport answers every probe after delay (on the bubble's clock),
+// recording when each began and how many were in flight at once.
+type slowTransport struct {
+	delay  time.Duration
+	now    atomic.Int32
+	most   atomic.Int32
+	starts chan time.Time
+}
+
+func (s *slowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	n := s.now.Add(1)
+	defer s.now.Add(-1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	s.starts <- time.Now()
+	time.Sleep(s.delay)
+	return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+}
+
+// TestProbeSchedule: the next probe starts one interval after the last one
+// started, or right after it ended when it took longer than that; there is
+// never more than one in flight.
+func TestProbeSchedule(t *testing.T) {
+	cases := []struct {
+		name     string
+		interval time.Duration
+		delay    time.Duration
+		want     time.Duration // between the starts of two probes
+	}{
+		{"fast backend: one interval apart", 100 * time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond},
+		{"slow backend: back to back, no overlap", 10 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := testHealth()
+				h.Interval, h.Timeout = c.interval, time.Second
+				tr := &slowTransport{delay: c.delay, starts: make(chan time.Time, 16)}
+				b := NewBackend("http://127.0.0.1:9", h, quiet)
+				defer run(t, b)()
+				defer run(t, NewProber(b, &http.Client{Transport: tr}))()
+				prev := <-tr.starts
+				for i := range 5 {
+					next := <-tr.starts
+					if d := next.Sub(prev); d != c.want {
+						t.Fatalf("probe %d started %v after the one before, want %v", i+2, d, c.want)
+					}
+					prev = next
+				}
+				if m := tr.most.Load(); m != 1 {
+					t.Fatalf("%d probes were in flight at once, want 1", m)
+				}
+			})
+		})
 	}
 }
 

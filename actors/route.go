@@ -17,15 +17,18 @@ var ErrRetired = errors.New("route actor retired")
 
 // Route is the actor that chooses among one route's backends. It alone knows
 // which of them are in rotation (its backend actors tell it of each change)
-// and how many requests each has in flight. Its backend list is fixed for its
-// lifetime: a reload that changes the list starts a new Route.
+// and how many requests each has in flight; it publishes both, and its retry
+// load, in a RouteView that anyone may read without asking. Its backend list
+// is fixed for its lifetime: a reload that changes the list starts a new
+// Route.
 type Route struct {
 	prefix    string
 	backends  []*Backend
 	balancing proxyconf.Balancing
 	weights   []int
+	joined    []time.Time // per backend: when a reload added it to this route; zero otherwise
 
-	// picks: askers wait under their request's context when it is full.
+	// picks: askers wait under their request's context while it is full.
 	picks chan messages.PickRequest
 	// releases are never dropped: senders wait until there is room or the
 	// actor is retired, so in-flight counts stay exact. The wait is bounded
@@ -33,13 +36,17 @@ type Route struct {
 	// comes back within its restart backoff (at most a second) after a
 	// panic, and past the restart intensity the process exits.
 	releases chan messages.Release
-	// control carries rotation changes, ejection questions and queries;
-	// senders wait under their context.
-	control chan any
+	// rotations come from backend actors, which wait under their context.
+	rotations chan messages.Rotation
+	// ejects come from backend actors, which wait under their context.
+	ejects chan messages.EjectAsk
+	// retryAsks: askers wait under their request's context while it is full.
+	retryAsks chan messages.RetryAsk
 
 	settings   atomic.Pointer[RouteSettings] // written by SetSettings's caller
 	done       chan struct{}
 	retireOnce sync.Once
+	view       RouteView // written only by the actor's goroutine
 
 	// counts carries the attempts and retry tokens still out from one run
 	// of the actor to the next, so a restart after a panic does not forget
@@ -57,16 +64,16 @@ type routeCounts struct {
 	retrying int
 }
 
-type inflightQuery struct{ reply chan []int }
-
-type rotationQuery struct{ reply chan []bool }
-
-type budgetQuery struct{ reply chan [2]int }
-
-type retryAsk struct{ reply chan bool }
-
-type ejectAsk struct {
-	messages.EjectAsk
+// RouteView is what a route actor publishes for readers such as
+// /health/backends and tests: per backend, whether it is in rotation and its
+// attempts in flight; and the route's retry load. Only the actor writes it,
+// each value right after it changed; readers get each value as of the last
+// message the actor handled, and never wait on the actor.
+type RouteView struct {
+	in       []atomic.Bool
+	inflight []atomic.Int64
+	retries  atomic.Int64
+	retrying atomic.Int64
 }
 
 // RouteSettings are the route settings a reload may change without a new
@@ -88,18 +95,39 @@ func SettingsOf(rc *proxyconf.Route) RouteSettings {
 	}
 }
 
+// Mailbox sizes of a route actor. They are kept small, as a large config
+// has thousands of route actors: pickers and releasers wait briefly when
+// one fills.
+const (
+	pickMailbox     = 32
+	releaseMailbox  = 64
+	rotationMailbox = 4
+)
+
 // NewRoute makes the route actor for rc's prefix over backends (in
-// rc.Backends order, which gives their weights). Run starts it.
-func NewRoute(rc *proxyconf.Route, backends []*Backend) *Route {
+// rc.Backends order, which gives their weights). joined, when not nil, gives
+// per backend the time a reload added it to this route, from which slow
+// start ramps its share here. Run starts it.
+func NewRoute(rc *proxyconf.Route, backends []*Backend, joined []time.Time) *Route {
+	n := len(backends)
 	r := &Route{
 		prefix:    rc.PathPrefix,
 		backends:  backends,
 		balancing: rc.Balancing,
-		weights:   make([]int, len(backends)),
-		picks:     make(chan messages.PickRequest, 128),
-		releases:  make(chan messages.Release, 256),
-		control:   make(chan any, 64),
+		weights:   make([]int, n),
+		joined:    make([]time.Time, n),
+		picks:     make(chan messages.PickRequest, pickMailbox),
+		releases:  make(chan messages.Release, releaseMailbox),
+		rotations: make(chan messages.Rotation, rotationMailbox),
+		ejects:    make(chan messages.EjectAsk),
+		retryAsks: make(chan messages.RetryAsk, rotationMailbox),
 		done:      make(chan struct{}),
+		view:      RouteView{in: make([]atomic.Bool, n), inflight: make([]atomic.Int64, n)},
+	}
+	copy(r.joined, joined)
+	for i, b := range backends {
+		// Published from the start, as Run will find it.
+		r.view.in[i].Store(b.Snapshot().InRotation())
 	}
 	for i := range r.weights {
 		r.weights[i] = 1
@@ -128,12 +156,43 @@ func (r *Route) SetSettings(s RouteSettings) { r.settings.Store(&s) }
 // answered with ErrRetired. Safe to call more than once.
 func (r *Route) Retire() { r.retireOnce.Do(func() { close(r.done) }) }
 
+// Inflight returns the number of attempts in flight per backend, in config
+// order, as last published. It never waits.
+func (r *Route) Inflight() []int {
+	out := make([]int, len(r.view.inflight))
+	for i := range out {
+		out[i] = int(r.view.inflight[i].Load())
+	}
+	return out
+}
+
+// InRotation reports, per backend in config order, whether the route picks
+// it now. It is the route's own view: a backend's snapshot changes a moment
+// before its route hears of it. It never waits.
+func (r *Route) InRotation() []bool {
+	out := make([]bool, len(r.view.in))
+	for i := range out {
+		out[i] = r.view.in[i].Load()
+	}
+	return out
+}
+
+// RetryLoad returns the retry tokens the route has granted and not had back,
+// and the attempts picked under them still in flight. It never waits.
+func (r *Route) RetryLoad() (tokens, retrying int) {
+	return int(r.view.retries.Load()), int(r.view.retrying.Load())
+}
+
 // Pick asks for a backend, avoiding index avoid (-1 for none) when another is
-// in rotation; retry marks a pick made under a retry token. It waits under ctx only until the request is handed over;
-// after that the answer comes within the actor's next turn. ok is false when
-// no backend is in rotation. A picked index must be given back with Release.
-func (r *Route) Pick(ctx context.Context, avoid int, hash uint64, hasHash, retry bool) (index int, ok bool, err error) {
-	reply := make(chan messages.PickReply, 1)
+// in rotation; retry marks a pick made under a retry token. reply must have
+// capacity 1 and hold nothing. The caller may keep it for its next pick
+// (one per client connection, say) unless Pick returned ErrRetired: a
+// retired actor may still answer into it later, so it must then be dropped.
+// Pick waits under ctx only until the request is handed over; after that
+// the answer comes within the actor's next turn, even if the client leaves,
+// so a granted pick is never lost without its Release. ok is false when no
+// backend is in rotation. A picked index must be given back with Release.
+func (r *Route) Pick(ctx context.Context, reply chan messages.PickReply, avoid int, hash uint64, hasHash, retry bool) (index int, ok bool, err error) {
 	req := messages.PickRequest{Avoid: avoid, Hash: hash, HasHash: hasHash, Retry: retry, Reply: reply}
 	select {
 	case r.picks <- req:
@@ -142,8 +201,6 @@ func (r *Route) Pick(ctx context.Context, avoid int, hash uint64, hasHash, retry
 	case <-r.done:
 		return 0, false, ErrRetired
 	}
-	// Once handed over, wait for the answer even if the client leaves, so a
-	// granted pick is never lost without its Release.
 	select {
 	case rep := <-reply:
 		return rep.Index, rep.OK, nil
@@ -178,7 +235,11 @@ func (r *Route) release(m messages.Release) {
 // granted token is never lost. It returns false when the actor is retired.
 func (r *Route) MayRetry(ctx context.Context) bool {
 	reply := make(chan bool, 1)
-	if !r.send(ctx, retryAsk{reply: reply}) {
+	select {
+	case r.retryAsks <- messages.RetryAsk{Reply: reply}:
+	case <-ctx.Done():
+		return false
+	case <-r.done:
 		return false
 	}
 	select {
@@ -189,63 +250,35 @@ func (r *Route) MayRetry(ctx context.Context) bool {
 	}
 }
 
-// Inflight returns the number of attempts in flight per backend, in config
-// order, or nil when ctx ends first.
-func (r *Route) Inflight(ctx context.Context) []int {
-	reply := make(chan []int, 1)
-	return ask(ctx, r, inflightQuery{reply: reply}, reply)
-}
-
-// InRotation reports, per backend in config order, whether the route picks
-// it now. It is the route's own view: a backend's snapshot changes a moment
-// before its route hears of it. nil when ctx ends first.
-func (r *Route) InRotation(ctx context.Context) []bool {
-	reply := make(chan []bool, 1)
-	return ask(ctx, r, rotationQuery{reply: reply}, reply)
-}
-
-// RetryLoad returns the retry tokens the route has granted and not had back,
-// and the attempts picked under them still in flight (zeros when ctx ends
-// first).
-func (r *Route) RetryLoad(ctx context.Context) (tokens, retrying int) {
-	reply := make(chan [2]int, 1)
-	v := ask(ctx, r, budgetQuery{reply: reply}, reply)
-	return v[0], v[1]
-}
-
-// ask sends query q to r's control mailbox and waits for its answer on reply.
-func ask[T any](ctx context.Context, r *Route, q any, reply chan T) T {
-	var zero T
-	if !r.send(ctx, q) {
-		return zero
-	}
-	select {
-	case v := <-reply:
-		return v
-	case <-ctx.Done():
-		return zero
-	case <-r.done:
-		return zero
-	}
-}
-
+// rotation tells the actor whether backend m.Index is in rotation, waiting
+// under ctx; it returns at once when the actor is retired.
 func (r *Route) rotation(ctx context.Context, m messages.Rotation) {
-	r.send(ctx, m)
+	select {
+	case r.rotations <- m:
+	case <-ctx.Done():
+	case <-r.done:
+	}
 }
 
+// askEject asks whether backend index may leave rotation on passive
+// evidence, waiting under ctx. A retired route has no objection; a route
+// that cannot be asked in time refuses.
 func (r *Route) askEject(ctx context.Context, index int) bool {
 	reply := make(chan bool, 1)
-	return ask(ctx, r, ejectAsk{messages.EjectAsk{Index: index, Reply: reply}}, reply)
-}
-
-func (r *Route) send(ctx context.Context, m any) bool {
 	select {
-	case r.control <- m:
-		return true
+	case r.ejects <- messages.EjectAsk{Index: index, Reply: reply}:
 	case <-ctx.Done():
 		return false
 	case <-r.done:
+		return true
+	}
+	select {
+	case ok := <-reply:
+		return ok
+	case <-ctx.Done():
 		return false
+	case <-r.done:
+		return true
 	}
 }
 
@@ -260,17 +293,18 @@ func (r *Route) Run(ctx context.Context) (err error) {
 		}
 		st.retries, st.retrying = c.retries, c.retrying
 	}
+	st.publishAll()
 	// A pick or question being handled when a panic unwinds still gets an
 	// answer (a refusal), so its asker is not left waiting; the counts are
-	// kept for the next run.
-	var pending chan messages.PickReply
-	var asked any
+	// kept for the next run. Replies are buffered, so this never blocks.
+	var pendingPick chan messages.PickReply
+	var pendingAsk chan bool
 	defer func() {
-		if pending != nil {
-			pending <- messages.PickReply{}
+		if pendingPick != nil {
+			pendingPick <- messages.PickReply{}
 		}
-		if asked != nil {
-			refuse(asked)
+		if pendingAsk != nil {
+			pendingAsk <- false
 		}
 		r.counts = &routeCounts{inflight: st.inflight, retries: st.retries, retrying: st.retrying}
 	}()
@@ -284,49 +318,21 @@ func (r *Route) Run(ctx context.Context) (err error) {
 		case <-r.done:
 			return nil
 		case req := <-r.picks:
-			pending = req.Reply
+			pendingPick = req.Reply
 			req.Reply <- st.pick(req, r.settings.Load())
-			pending = nil
+			pendingPick = nil
 		case rel := <-r.releases:
 			st.release(rel)
-		case c := <-r.control:
-			asked = c
-			r.handleControl(st, c)
-			asked = nil
+		case m := <-r.rotations:
+			st.setIn(m.Index, m.In, m.Since)
+		case m := <-r.ejects:
+			pendingAsk = m.Reply
+			m.Reply <- st.mayEject(m.Index, r.settings.Load().MaxEjectedPercent)
+			pendingAsk = nil
+		case m := <-r.retryAsks:
+			pendingAsk = m.Reply
+			m.Reply <- st.mayRetry(r.settings.Load())
+			pendingAsk = nil
 		}
-	}
-}
-
-// refuse answers a control question the actor could not finish: no
-// ejection, no retry, no data. Replies are buffered, so it never blocks.
-func refuse(c any) {
-	switch m := c.(type) {
-	case ejectAsk:
-		m.Reply <- false
-	case retryAsk:
-		m.reply <- false
-	case inflightQuery:
-		m.reply <- nil
-	case rotationQuery:
-		m.reply <- nil
-	case budgetQuery:
-		m.reply <- [2]int{}
-	}
-}
-
-func (r *Route) handleControl(st *routeState, c any) {
-	switch m := c.(type) {
-	case messages.Rotation:
-		st.setIn(m.Index, m.In, m.Since)
-	case ejectAsk:
-		m.Reply <- st.mayEject(m.Index, r.settings.Load().MaxEjectedPercent)
-	case retryAsk:
-		m.reply <- st.mayRetry(r.settings.Load())
-	case inflightQuery:
-		m.reply <- append([]int(nil), st.inflight...)
-	case rotationQuery:
-		m.reply <- append([]bool(nil), st.in...)
-	case budgetQuery:
-		m.reply <- [2]int{st.retries, st.retrying}
 	}
 }

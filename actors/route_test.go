@@ -16,14 +16,14 @@ func newTestRoute(balancing proxyconf.Balancing, n int, weights ...int) *Route {
 	bs := make([]*Backend, n)
 	for i := range bs {
 		url := fmt.Sprintf("http://127.0.0.1:%d", 3001+i)
-		bs[i] = NewBackend("/api", url, testHealth(), quiet)
+		bs[i] = NewBackend(url, testHealth(), quiet)
 		w := 1
 		if i < len(weights) {
 			w = weights[i]
 		}
 		rc.Backends = append(rc.Backends, proxyconf.Backend{URL: url, Weight: w})
 	}
-	return NewRoute(rc, bs)
+	return NewRoute(rc, bs, nil)
 }
 
 // runWired runs r and its backend actors, each backend subscribed to r,
@@ -145,7 +145,7 @@ func TestHalfPoolRuleAcrossActors(t *testing.T) {
 		// The route's own view agrees with the snapshots, and it picks
 		// only the backend left in rotation.
 		var healthy int
-		view := r.InRotation(context.Background())
+		view := r.InRotation()
 		for i, b := range r.backends {
 			if b.Snapshot().InRotation() {
 				healthy = i
@@ -155,7 +155,7 @@ func TestHalfPoolRuleAcrossActors(t *testing.T) {
 			}
 		}
 		for range 4 {
-			i, ok, err := r.Pick(context.Background(), -1, 0, false, false)
+			i, ok, err := r.Pick(context.Background(), newReply(), -1, 0, false, false)
 			if err != nil || !ok || i != healthy {
 				t.Fatalf("Pick = %d, %v, %v; want %d", i, ok, err, healthy)
 			}
@@ -174,7 +174,7 @@ func TestActiveFailuresEmptyThePool(t *testing.T) {
 			play(t, b, repeat(probe(failing), 3))
 		}
 		start := time.Now()
-		if _, ok, err := r.Pick(context.Background(), -1, 0, false, false); ok || err != nil {
+		if _, ok, err := r.Pick(context.Background(), newReply(), -1, 0, false, false); ok || err != nil {
 			t.Fatalf("Pick with every backend out = ok %v err %v, want no backend", ok, err)
 		}
 		if time.Since(start) != 0 {
@@ -187,7 +187,7 @@ func TestRetiredRouteAnswersAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newTestRoute(proxyconf.RoundRobin, 1)
 		r.Retire()
-		if _, _, err := r.Pick(context.Background(), -1, 0, false, false); err != ErrRetired {
+		if _, _, err := r.Pick(context.Background(), newReply(), -1, 0, false, false); err != ErrRetired {
 			t.Fatalf("Pick on a retired route: err = %v, want ErrRetired", err)
 		}
 		r.Release(0) // must not block
@@ -205,7 +205,7 @@ func BenchmarkPickRoundTrip(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		idx, ok, err := r.Pick(ctx, -1, 0, false, false)
+		idx, ok, err := r.Pick(ctx, newReply(), -1, 0, false, false)
 		if err != nil || !ok {
 			b.Fatal("no pick")
 		}
@@ -224,7 +224,7 @@ func BenchmarkPickRoundTripParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			idx, ok, err := r.Pick(ctx, -1, 0, false, false)
+			idx, ok, err := r.Pick(ctx, newReply(), -1, 0, false, false)
 			if err != nil || !ok {
 				b.Error("no pick")
 				return
@@ -268,7 +268,7 @@ func TestStoppedRouteRetiresItself(t *testing.T) {
 		r := newTestRoute(proxyconf.RoundRobin, 1)
 		stop := run(t, r)
 		stop()
-		if _, _, err := r.Pick(context.Background(), -1, 0, false, false); err != ErrRetired {
+		if _, _, err := r.Pick(context.Background(), newReply(), -1, 0, false, false); err != ErrRetired {
 			t.Fatalf("Pick after the actor stopped: err = %v, want ErrRetired", err)
 		}
 	})
@@ -297,7 +297,7 @@ func TestRouteRestartKeepsCountsAndAnswers(t *testing.T) {
 			}
 		}()
 		for range 2 {
-			if _, ok, err := r.Pick(ctx, -1, 0, false, false); !ok || err != nil {
+			if _, ok, err := r.Pick(ctx, newReply(), -1, 0, false, false); !ok || err != nil {
 				t.Fatalf("Pick = %v, %v", ok, err)
 			}
 		}
@@ -313,10 +313,10 @@ func TestRouteRestartKeepsCountsAndAnswers(t *testing.T) {
 		}
 		<-panics
 		r.settings.Store(good)
-		if in := r.Inflight(ctx); len(in) != 2 || in[0]+in[1] != 2 {
+		if in := r.Inflight(); len(in) != 2 || in[0]+in[1] != 2 {
 			t.Errorf("after the restart: in flight %v, want the 2 attempts still out", in)
 		}
-		if tokens, _ := r.RetryLoad(ctx); tokens != 1 {
+		if tokens, _ := r.RetryLoad(); tokens != 1 {
 			t.Errorf("after the restart: %d retry tokens out, want 1", tokens)
 		}
 		cancel()
@@ -341,14 +341,17 @@ func TestBackendRestartRetellsItsRoute(t *testing.T) {
 		synctest.Wait()
 		r.rotation(ctx, messages.Rotation{Index: 0, In: false})
 		synctest.Wait()
-		if in := r.InRotation(ctx); in[0] {
+		if in := r.InRotation(); in[0] {
 			t.Fatalf("rotation %v: the route did not take backend 0 out", in)
 		}
 		stop() // the actor dies before recording the ejection
 		defer run(t, b)()
 		synctest.Wait()
-		if in := r.InRotation(ctx); !in[0] {
+		if in := r.InRotation(); !in[0] {
 			t.Fatalf("rotation %v after the restart: backend 0, healthy by its snapshot, is still out", in)
 		}
 	})
 }
+
+// newReply makes a pick's reply channel.
+func newReply() chan messages.PickReply { return make(chan messages.PickReply, 1) }

@@ -135,6 +135,13 @@ type Rotation struct {
 	Since time.Time
 }
 
+// RetryAsk asks a route actor for a retry token under its retry budget.
+// Reply has capacity 1 and is written exactly once, true when granted; a
+// granted token is given back with a Release whose Token is set.
+type RetryAsk struct {
+	Reply chan bool
+}
+
 // EjectAsk asks a route actor whether backend Index may be ejected on passive
 // evidence (max_ejected_percent). Reply has capacity 1. A granted ejection
 // takes the backend out of rotation at once.

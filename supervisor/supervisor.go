@@ -1,6 +1,9 @@
-// Package supervisor starts ferrum's actors, restarts one that panics or
-// fails, escalates when one keeps failing, and stops them in order. It knows
-// nothing of HTTP.
+// Package supervisor runs long-lived services: it restarts one that panics
+// or fails, escalates when one keeps failing, and stops them in order. It
+// knows nothing of ferrum's actors or of HTTP: a service is a name and a Run
+// method, a Policy says how hard to try, and a Group (group.go) ties the
+// process's long-lived goroutines together so the first to end stops the
+// rest.
 package supervisor
 
 import (
@@ -14,7 +17,7 @@ import (
 	"time"
 )
 
-// Service is an actor the supervisor runs. Run returns nil when ctx ends;
+// Service is something the supervisor runs. Run returns nil when ctx ends;
 // any other return, or a panic, is a failure and the service is restarted.
 type Service interface {
 	Name() string
@@ -28,19 +31,31 @@ type Policy struct {
 	Backoff    time.Duration
 	MaxBackoff time.Duration
 	// Intensity restarts of one service within Period are tolerated; one
-	// more escalates: the whole tree stops and Run returns an error.
+	// more escalates: every service stops and Run returns an error.
 	Intensity int
 	Period    time.Duration
+	// StopTimeout bounds the wait for a service to return once asked to
+	// stop; one that ignores its context is given up on (and logged).
+	StopTimeout time.Duration
 }
 
 // DefaultPolicy is what ferrum runs with.
-var DefaultPolicy = Policy{Backoff: 10 * time.Millisecond, MaxBackoff: time.Second, Intensity: 5, Period: 10 * time.Second}
+var DefaultPolicy = Policy{
+	Backoff: 10 * time.Millisecond, MaxBackoff: time.Second,
+	Intensity: 5, Period: 10 * time.Second, StopTimeout: 5 * time.Second,
+}
 
 // ErrEscalated is wrapped by the error Run returns when a service failed more
 // often than the policy tolerates.
 var ErrEscalated = errors.New("restart intensity exceeded")
 
-// Supervisor runs services, each in its own goroutine, until Shutdown.
+// ErrStopTimeout is logged for a service that did not return within the
+// policy's StopTimeout after it was asked to stop.
+var ErrStopTimeout = errors.New("did not stop in time")
+
+// Supervisor runs services, each in a goroutine of its own, until Shutdown
+// or until one escalates. Start and Shutdown may be called from any
+// goroutine.
 type Supervisor struct {
 	log    *slog.Logger
 	policy Policy
@@ -59,21 +74,28 @@ func New(log *slog.Logger, p Policy) *Supervisor {
 
 // Handle stops one service started by Start.
 type Handle struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	name    string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	timeout time.Duration
+	log     *slog.Logger
 }
 
-// Stop cancels the service's context and waits until its goroutine returned.
+// Stop cancels the service's context and waits until its goroutine returned,
+// or gives up after the policy's StopTimeout. Safe to call more than once.
 func (h *Handle) Stop() {
 	h.cancel()
-	<-h.done
+	waitBounded(h.done, h.timeout, h.log, h.name)
 }
+
+// Done is closed once the service's goroutine has returned for good.
+func (h *Handle) Done() <-chan struct{} { return h.done }
 
 // Start runs svc under recover in a new goroutine, restarting it on failure
 // with backoff. The returned Handle stops it alone; Shutdown stops it too.
 func (s *Supervisor) Start(svc Service) *Handle {
 	ctx, cancel := context.WithCancel(s.ctx)
-	h := &Handle{cancel: cancel, done: make(chan struct{})}
+	h := &Handle{name: svc.Name(), cancel: cancel, done: make(chan struct{}), timeout: s.policy.StopTimeout, log: s.log}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -83,13 +105,42 @@ func (s *Supervisor) Start(svc Service) *Handle {
 	return h
 }
 
-// Fatal delivers the error of the first service that escalated.
-func (s *Supervisor) Fatal() <-chan error { return s.fatal }
+// Run waits until ctx ends or a service escalates, then stops every service
+// (bounded by StopTimeout) and returns: nil after ctx ended, the escalation
+// error otherwise. It is how the supervisor takes part in a Group.
+func (s *Supervisor) Run(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-s.fatal:
+	}
+	s.Shutdown()
+	return err
+}
 
-// Shutdown cancels every service and returns once all of them returned.
+// Shutdown cancels every service and returns once all of them returned, or
+// after StopTimeout with the stragglers logged.
 func (s *Supervisor) Shutdown() {
 	s.cancel()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	waitBounded(done, s.policy.StopTimeout, s.log, "supervisor")
+}
+
+// waitBounded waits for done, at most timeout when it is positive; a wait
+// that times out is logged under name.
+func waitBounded(done <-chan struct{}, timeout time.Duration, log *slog.Logger, name string) {
+	if timeout <= 0 {
+		<-done
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Error("stop_timeout", "actor", name, "error", fmt.Sprintf("%s: %v after %s", name, ErrStopTimeout, timeout))
+	}
 }
 
 // keep runs svc until ctx ends or it fails past the restart intensity.

@@ -49,7 +49,7 @@ func TestRestartAfterPanic(t *testing.T) {
 			t.Errorf("second restart after %v, want within [100ms,300ms)", d)
 		}
 		select {
-		case err := <-s.Fatal():
+		case err := <-s.fatal:
 			t.Fatalf("escalated after 2 panics: %v", err)
 		default:
 		}
@@ -66,11 +66,10 @@ func TestEscalatePastIntensity(t *testing.T) {
 		s := New(quiet, p)
 		f := &flaky{panics: 100, started: make(chan time.Time, 100)}
 		s.Start(f)
-		err := <-s.Fatal()
+		err := s.Run(context.Background())
 		if !errors.Is(err, ErrEscalated) {
-			t.Fatalf("fatal error = %v, want ErrEscalated", err)
+			t.Fatalf("Run = %v, want ErrEscalated", err)
 		}
-		s.Shutdown()
 		// Intensity 3 tolerates three restarts: four runs, then escalation.
 		if got := f.runs.Load(); got != 4 {
 			t.Errorf("runs before escalation = %d, want 4", got)
@@ -88,7 +87,7 @@ func TestSlowFailuresDoNotEscalate(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 		select {
-		case err := <-s.Fatal():
+		case err := <-s.fatal:
 			t.Fatalf("escalated though failures were a period apart: %v", err)
 		default:
 		}
@@ -153,4 +152,59 @@ func TestRecent(t *testing.T) {
 			t.Errorf("recent(now=+%v) kept %d, want %d", c.now, got, c.want)
 		}
 	}
+}
+
+// stubborn ignores its context until released.
+type stubborn struct{ release chan struct{} }
+
+func (s *stubborn) Name() string { return "stubborn" }
+
+func (s *stubborn) Run(ctx context.Context) error {
+	<-s.release
+	return nil
+}
+
+// TestStopGivesUpOnAStubbornService: Stop and Shutdown wait at most the
+// policy's StopTimeout for a service that ignores its context.
+func TestStopGivesUpOnAStubbornService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := DefaultPolicy
+		p.StopTimeout = 3 * time.Second
+		s := New(quiet, p)
+		st := &stubborn{release: make(chan struct{})}
+		h := s.Start(st)
+		start := time.Now()
+		h.Stop()
+		if d := time.Since(start); d != p.StopTimeout {
+			t.Errorf("Stop returned after %v, want the stop timeout %v", d, p.StopTimeout)
+		}
+		start = time.Now()
+		s.Shutdown()
+		if d := time.Since(start); d != p.StopTimeout {
+			t.Errorf("Shutdown returned after %v, want the stop timeout %v", d, p.StopTimeout)
+		}
+		close(st.release) // let the bubble end
+		<-h.Done()
+	})
+}
+
+// TestRunReturnsWhenCancelled: Run returns nil once its context ends, after
+// every service stopped.
+func TestRunReturnsWhenCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(quiet, DefaultPolicy)
+		f := &flaky{started: make(chan time.Time, 1)}
+		h := s.Start(f)
+		<-f.started
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { time.Sleep(time.Second); cancel() }()
+		if err := s.Run(ctx); err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+		select {
+		case <-h.Done():
+		default:
+			t.Fatal("Run returned before its service did")
+		}
+	})
 }

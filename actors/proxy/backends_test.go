@@ -299,9 +299,9 @@ func (h *harness) backendEntries(prefix string) map[string]backendEntry {
 func (h *harness) waitFirstProbes() {
 	h.t.Helper()
 	eventually(h.t, 5*time.Second, "first probes never recorded", func() bool {
-		for _, r := range h.tree.Routes {
-			for _, b := range r.Backends {
-				if b.Actor.Snapshot().LastCheck == nil {
+		for _, r := range h.tree.Routes() {
+			for _, b := range r.Actor().Backends() {
+				if b.Snapshot().LastCheck == nil {
 					return false
 				}
 			}

@@ -7,14 +7,15 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"ferrum/actors"
 	"ferrum/loadtest/fakebackend"
 	"ferrum/proxyconf"
 	"ferrum/supervisor"
 )
 
-// benchProxy builds a proxy over two loopback backends, with or without
-// metrics, without a listener: requests go straight to ServeHTTP.
-func benchProxy(b *testing.B, withMetrics bool) *Proxy {
+// benchProxy builds a proxy over two loopback backends, with a real metrics
+// registry, without a listener: requests go straight to ServeHTTP.
+func benchProxy(b *testing.B) *Proxy {
 	b.Helper()
 	var urls []string
 	for _, name := range []string{"a", "b"} {
@@ -27,16 +28,13 @@ func benchProxy(b *testing.B, withMetrics bool) *Proxy {
 		b.Fatal(err)
 	}
 	sup := supervisor.New(quiet, supervisor.DefaultPolicy)
-	tree, err := sup.StartTree(context.Background(), cfg)
+	tree, err := actors.StartTree(context.Background(), sup, quiet, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	pools := NewPools()
 	b.Cleanup(func() { pools.CloseIdle(); sup.Shutdown() })
-	var m *Metrics
-	if withMetrics {
-		m = NewMetrics("bench", nil)
-	}
+	m := NewMetrics("bench", nil)
 	return New(quiet, "bench", BuildTable(cfg, tree, pools, m), m)
 }
 
@@ -49,8 +47,10 @@ func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 func (d *discard) Flush()                      {}
 
-func benchmarkRequest(b *testing.B, withMetrics bool) {
-	p := benchProxy(b, withMetrics)
+// BenchmarkProxyRequest is one whole proxied GET (1 KiB answer) through the
+// handler, the route actor and a pooled upstream connection.
+func BenchmarkProxyRequest(b *testing.B) {
+	p := benchProxy(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -61,17 +61,11 @@ func benchmarkRequest(b *testing.B, withMetrics bool) {
 	}
 }
 
-// BenchmarkProxyRequest is one whole proxied GET (1 KiB answer) through the
-// handler, the route actor and a pooled upstream connection.
-func BenchmarkProxyRequest(b *testing.B) {
-	b.Run("metrics=on", func(b *testing.B) { benchmarkRequest(b, true) })
-	b.Run("metrics=off", func(b *testing.B) { benchmarkRequest(b, false) })
-}
-
 // BenchmarkCleanRequest is header hygiene and X-Forwarded-* for a typical
 // browser request.
 func BenchmarkCleanRequest(b *testing.B) {
-	p := New(quiet, "bench", &Table{cfg: &proxyconf.Config{}}, nil)
+	m := NewMetrics("bench", nil)
+	p := New(quiet, "bench", &Table{cfg: &proxyconf.Config{}}, m)
 	t := p.Table()
 	id := []string{"req-1"}
 	base := http.Header{
@@ -90,7 +84,7 @@ func BenchmarkCleanRequest(b *testing.B) {
 
 // BenchmarkProxyUpload is one whole proxied POST of a 64 KiB body.
 func BenchmarkProxyUpload(b *testing.B) {
-	p := benchProxy(b, true)
+	p := benchProxy(b)
 	body := bytes.Repeat([]byte("ferrum"), 64<<10/6+1)[:64<<10]
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -165,11 +164,9 @@ func (p *Proxy) backends(w http.ResponseWriter, r *http.Request, t *Table) {
 		}
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-	defer cancel()
 	doc := backendsDoc{Routes: make([]routeDoc, 0, len(t.routes))}
 	for _, rt := range t.routes {
-		inflight := rt.actor.Inflight(ctx)
+		inflight := rt.actor.Inflight()
 		rd := routeDoc{PathPrefix: rt.conf.PathPrefix, Balancing: string(rt.conf.Balancing)}
 		for i, b := range rt.backends {
 			bd := backendDoc{URL: b.url}

@@ -59,10 +59,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 	var held *heldResponse
 	var last failure
 	avoid := -1
+	reply := make(chan messages.PickReply, 1)
 	for attempt := 1; ; attempt++ {
-		idx, ok, err := rt.actor.Pick(ctx, avoid, hash, hasHash, a.token != nil)
+		idx, ok, err := rt.actor.Pick(ctx, reply, avoid, hash, hasHash, a.token != nil)
 		a.picked = a.picked || (a.token != nil && err == nil && ok)
 		if errors.Is(err, actors.ErrRetired) {
+			reply = make(chan messages.PickReply, 1) // a retired actor may still answer into the old one
 			// A reload replaced the route's actor after this request read
 			// the table: carry on with the route as it is now.
 			if next := p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {

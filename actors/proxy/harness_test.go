@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"ferrum/actors"
 	"ferrum/loadtest/fakebackend"
 	"ferrum/proxyconf"
 	"ferrum/supervisor"
@@ -29,7 +30,7 @@ type harness struct {
 	addr  string
 	p     *Proxy
 	cfg   *proxyconf.Config
-	tree  *supervisor.Tree
+	tree  *actors.Tree
 	sup   *supervisor.Supervisor
 	pools *Pools
 }
@@ -49,7 +50,7 @@ func startProxyEnv(t *testing.T, conf string, getenv func(string) string) *harne
 		t.Fatalf("config: %v", err)
 	}
 	sup := supervisor.New(quiet, supervisor.DefaultPolicy)
-	tree, err := sup.StartTree(context.Background(), cfg)
+	tree, err := actors.StartTree(context.Background(), sup, quiet, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,13 +194,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 // route's own view, which a backend's snapshot runs a moment ahead of.
 func (h *harness) inRotation(ri, bi int) bool {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	in := h.tree.Routes[ri].Actor.InRotation(ctx)
-	if in == nil {
-		h.t.Fatalf("route %d did not answer a rotation query", ri)
-	}
-	return in[bi]
+	return h.tree.Routes()[ri].Actor().InRotation()[bi]
 }
 
 // routeConf renders one [[route]] table for a test config.

@@ -32,7 +32,7 @@ func TestKilledBackendLeavesAndRejoinsRotation(t *testing.T) {
 		"[retry]\nmax_attempts = 1\n" + routeConf("/", a.url(), b.url())
 	h := startProxy(t, conf)
 	h.waitFirstProbes()
-	bActor := h.tree.Routes[0].Backends[1].Actor
+	bActor := h.tree.Routes()[0].Backend(1)
 
 	seen := map[string]int{}
 	for range 4 {
@@ -114,7 +114,7 @@ func TestPassiveEjectionVisibleInHealthBackends(t *testing.T) {
 		"[retry]\nmax_attempts = 1\n" + routeConf("/", good1, bad, good2)
 	h := startProxy(t, conf)
 	h.waitFirstProbes()
-	badActor := h.tree.Routes[0].Backends[1].Actor
+	badActor := h.tree.Routes()[0].Backend(1)
 
 	fives := 0
 	for i := 0; i < 30 && badActor.Snapshot().InRotation(); i++ {

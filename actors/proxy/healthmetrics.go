@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"ferrum/actors"
 	"ferrum/messages"
 )
 
@@ -16,6 +17,8 @@ var (
 		"Health state changes of the backend, by the state entered.", []string{"route", "backend", "to"}, nil)
 	descFailures = prometheus.NewDesc("ferrum_proxy_backend_failures_total",
 		"Failed probes (active) and failed live-traffic attempts (passive).", []string{"route", "backend", "source"}, nil)
+	descOutcomesDropped = prometheus.NewDesc("ferrum_proxy_outcomes_dropped_total",
+		"Live-traffic outcomes a busy backend actor's mailbox had no room for.", []string{"backend"}, nil)
 )
 
 // healthCollector reports the series the backend actors keep in their
@@ -28,6 +31,7 @@ func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descEjections
 	ch <- descTransitions
 	ch <- descFailures
+	ch <- descOutcomesDropped
 }
 
 func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
@@ -35,9 +39,17 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	if t == nil {
 		return
 	}
+	// A backend actor is shared by the routes that list it; its drops are
+	// counted once, summed per URL over actors with different settings.
+	dropped := map[string]uint64{}
+	seen := map[*actors.Backend]bool{}
 	for _, rt := range t.routes {
 		prefix := rt.conf.PathPrefix
 		for _, b := range rt.backends {
+			if !seen[b.actor] {
+				seen[b.actor] = true
+				dropped[b.url] += b.actor.Dropped()
+			}
 			s := b.actor.Snapshot()
 			healthy := 0.0
 			if s.InRotation() {
@@ -51,6 +63,9 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(s.ActiveFailures), prefix, b.url, "active")
 			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, counterValue(b.metrics.outcomes[messages.Failure]), prefix, b.url, "passive")
 		}
+	}
+	for url, n := range dropped {
+		ch <- prometheus.MustNewConstMetric(descOutcomesDropped, prometheus.CounterValue, float64(n), url)
 	}
 }
 

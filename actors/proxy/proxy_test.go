@@ -266,7 +266,7 @@ func TestOwnEndpoints(t *testing.T) {
 		t.Errorf("/ = %d %q, want the status message", resp.StatusCode, body)
 	}
 	eventually(t, 5*time.Second, "first probe never recorded", func() bool {
-		return h.tree.Routes[0].Backends[0].Actor.Snapshot().LastCheck != nil
+		return h.tree.Routes()[0].Backend(0).Snapshot().LastCheck != nil
 	})
 	resp, body = h.get("/health/backends")
 	var doc struct {

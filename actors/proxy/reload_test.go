@@ -1,16 +1,12 @@
 package proxy
 
 import (
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	"ferrum/loadtest/fakebackend"
-	"ferrum/proxyconf"
 )
 
 // TestReloadsLeakNoGoroutines reloads 50 times between two configs that add
@@ -24,23 +20,12 @@ func TestReloadsLeakNoGoroutines(t *testing.T) {
 		head + routeConf("/api", a, b) + routeConf("/x", c),
 		head + routeConf("/api", b, c) + "balancing = \"first_healthy\"\n" + routeConf("/y", a, c),
 	}
-	path := filepath.Join(t.TempDir(), "ferrum.toml")
-	write := func(s string) {
-		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+	s, path := startServer(t, confs[0])
+	write := func(c string) {
+		if err := os.WriteFile(path, []byte(c), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(confs[0])
-	cfg, err := proxyconf.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := Start(cfg, Options{Log: log, Version: "test", Metrics: NewMetrics("test", nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	settle := func() int {
 		// Kept-alive connections are bounded caches, each with reader
 		// goroutines; close them on every look, so the count is about
@@ -73,7 +58,7 @@ func TestReloadsLeakNoGoroutines(t *testing.T) {
 		t.Fatalf("goroutines: %d before 50 reloads, %d after", before, after)
 	}
 	t.Logf("goroutines: %d before 50 reloads, %d after", before, after)
-	if got := len(s.Tree().Routes); got != 2 {
+	if got := len(s.Tree().Routes()); got != 2 {
 		t.Fatalf("routes after reloads = %d, want 2", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"ferrum/actors"
 	"ferrum/loadtest/fakebackend"
+	"ferrum/messages"
 )
 
 // retryHealth keeps health out of the way of retry tests: one probe at
@@ -269,7 +270,7 @@ func TestRetryTokensAcrossRouteReplacement(t *testing.T) {
 	head := "[server]\nlisten = \"127.0.0.1:0\"\n" + retryHealth +
 		"[retry]\nmax_attempts = 2\nbackoff = \"4s\"\ntotal_timeout = \"20s\"\nmin_retry_concurrency = 100\n"
 	s, path := startServer(t, head+routeConf("/", a, b))
-	old := s.Tree().Routes[0].Actor
+	old := s.Tree().Routes()[0].Actor()
 	const n = 10
 	var wg sync.WaitGroup
 	for range n {
@@ -284,12 +285,7 @@ func TestRetryTokensAcrossRouteReplacement(t *testing.T) {
 			resp.Body.Close()
 		}()
 	}
-	load := func(r *actors.Route) (int, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		tokens, retrying := r.RetryLoad(ctx)
-		return tokens, retrying
-	}
+	load := func(r *actors.Route) (int, int) { return r.RetryLoad() }
 	eventually(t, 5*time.Second, "requests never all waited for a retry", func() bool {
 		tokens, _ := load(old)
 		return tokens == n
@@ -299,7 +295,7 @@ func TestRetryTokensAcrossRouteReplacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Reload()
-	next := s.Tree().Routes[0].Actor
+	next := s.Tree().Routes()[0].Actor()
 	if next == old {
 		t.Fatal("the reload kept the route actor; the test needs a new one")
 	}
@@ -319,22 +315,22 @@ func TestUnreportedPickIsGivenBack(t *testing.T) {
 	rt := h.p.Table().route("/")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	idx, ok, err := rt.actor.Pick(ctx, -1, 0, false, false)
+	idx, ok, err := rt.actor.Pick(ctx, make(chan messages.PickReply, 1), -1, 0, false, false)
 	if !ok || err != nil {
 		t.Fatalf("Pick: %v %v", ok, err)
 	}
 	ex := exchange{unreported: rt, unreportedIdx: idx}
 	ex.releaseUnreported()
 	ex.releaseUnreported()
-	if in := rt.actor.Inflight(ctx); len(in) != 1 || in[0] != 0 {
-		t.Fatalf("in flight after the release: %v, want [0]", in)
-	}
+	eventually(t, 5*time.Second, "the unreported pick was never given back", func() bool {
+		return rt.actor.Inflight()[0] == 0
+	})
 	// Requests that report as usual leave nothing behind either.
 	for range 5 {
 		h.get("/x")
 	}
 	h.scrape() // waits until no request is in flight
-	if in := rt.actor.Inflight(ctx); len(in) != 1 || in[0] != 0 {
-		t.Fatalf("in flight after 5 requests: %v, want [0]", in)
-	}
+	eventually(t, 5*time.Second, "picks of finished requests still counted in flight", func() bool {
+		return rt.actor.Inflight()[0] == 0
+	})
 }

@@ -7,102 +7,69 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
+	"ferrum/actors"
 	"ferrum/proxyconf"
-	"ferrum/supervisor"
 )
 
-// Server is one running ferrum: the actor tree, the route table, the
-// listeners, and what changes them (reload, drain). Its methods are called
-// from one goroutine, the one that handles signals.
+// Server is one running ferrum's request side: the route table over an
+// actor tree, the client connections, and what changes them (reload,
+// drain). main composes it: it owns the supervisor, the tree it hands over,
+// the listeners and the signals. Apply, ReloadFailed, StartDrain, Shutdown
+// and Close are called from one goroutine, the one that handles signals;
+// Serve and ServeDebug each run as a member of main's run group.
 type Server struct {
 	log     *slog.Logger
 	level   *slog.LevelVar
-	version string
-	cfg     *proxyconf.Config
-	sup     *supervisor.Supervisor
-	tree    *supervisor.Tree
-	pools   *Pools
 	metrics *Metrics
 	proxy   *Proxy
-	srv     *http.Server
-	dbg     *http.Server
-	addr    string
-	errs    chan error // listener failures; capacity 2, one per listener
+	pools   *Pools
+
+	cfg  *proxyconf.Config // in force; written by Apply
+	tree *actors.Tree      // in force; written by Apply
+	// listeners is the configuration the listeners were opened with: what
+	// only a restart changes comes from here. Never written after NewServer.
+	listeners *proxyconf.Config
+
+	mu      sync.Mutex
+	servers []*http.Server // those serving; guarded by mu
 }
 
-// Options are what Start needs besides the configuration.
+// Options are what NewServer needs.
 type Options struct {
 	Log     *slog.Logger
-	Level   *slog.LevelVar // the level in force; reloads change it
+	Level   *slog.LevelVar // the level in force; reloads change it; nil: none
 	Version string
-	Metrics *Metrics // nil: no metrics
+	Metrics *Metrics          // never nil
+	Config  *proxyconf.Config // the configuration the tree was started with
+	Tree    *actors.Tree      // running; the server reloads and finally stops it
 }
 
-// Start starts the actors for cfg, waits for first probes when
-// fail_on_dead_pool asks for it, and opens the listeners. On error
-// everything started is stopped again.
-func Start(cfg *proxyconf.Config, o Options) (_ *Server, err error) {
-	s := &Server{log: o.Log, level: o.Level, version: o.Version, cfg: cfg, metrics: o.Metrics,
-		sup: supervisor.New(o.Log, supervisor.DefaultPolicy), pools: NewPools(), errs: make(chan error, 2)}
-	defer func() {
-		if err != nil {
-			s.Close()
-		}
-	}()
-	ctx := context.Background()
-	if s.tree, err = s.sup.StartTree(ctx, cfg); err != nil {
-		return nil, err
-	}
-	if cfg.Server.FailOnDeadPool {
-		if err := s.checkPools(ctx); err != nil {
-			return nil, err
-		}
-	}
-	s.proxy = New(o.Log, o.Version, BuildTable(cfg, s.tree, s.pools, o.Metrics), o.Metrics)
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("%s: server.listen: %w; free the address or change server.listen", cfg.File, err)
-	}
-	s.addr = ln.Addr().String()
-	s.srv = s.proxy.httpServer(cfg)
-	go func() { s.errs <- s.srv.Serve(Patient(s.proxy.Watch(ln), o.Log)) }()
-	if cfg.Debug.Listen != "" {
-		dln, err := net.Listen("tcp", cfg.Debug.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("%s: debug.listen: %w; free the address or change debug.listen", cfg.File, err)
-		}
-		s.dbg = &http.Server{Handler: s.proxy.DebugHandler(), ReadHeaderTimeout: cfg.Server.ClientHeaderTimeout}
-		go func() { s.errs <- s.dbg.Serve(Patient(dln, o.Log)) }()
-		o.Log.Info("debug_listen", "listen", dln.Addr().String())
-	}
-	o.Log.Info("server_start", "listen", s.addr, "routes", len(cfg.Routes), "version", o.Version, "config", cfg.File)
-	return s, nil
+// NewServer returns a server for the tree's routes. It starts nothing.
+func NewServer(o Options) *Server {
+	s := &Server{log: o.Log, level: o.Level, metrics: o.Metrics, cfg: o.Config, tree: o.Tree, listeners: o.Config, pools: NewPools()}
+	s.proxy = New(o.Log, o.Version, BuildTable(o.Config, o.Tree, s.pools, o.Metrics), o.Metrics)
+	return s
 }
-
-// Addr is the client-facing listener's address.
-func (s *Server) Addr() string { return s.addr }
 
 // Proxy is the request handler.
 func (s *Server) Proxy() *Proxy { return s.proxy }
 
-// Tree is the actor tree in force.
-func (s *Server) Tree() *supervisor.Tree { return s.tree }
+// Tree is the actor tree in force. Only the goroutine that calls Apply may
+// use it.
+func (s *Server) Tree() *actors.Tree { return s.tree }
 
-// ServeErrors delivers the error of a listener that stopped serving on its
-// own (http.ErrServerClosed after Close or Drain).
-func (s *Server) ServeErrors() <-chan error { return s.errs }
+// Config is the configuration in force. Only the goroutine that calls Apply
+// may use it.
+func (s *Server) Config() *proxyconf.Config { return s.cfg }
 
-// Fatal delivers the error of an actor that failed past the supervisor's
-// restart intensity.
-func (s *Server) Fatal() <-chan error { return s.sup.Fatal() }
-
-func (s *Server) checkPools(ctx context.Context) error {
+// CheckPools waits for every backend's first probe and fails, naming the
+// routes, when a route has no backend that passed it (fail_on_dead_pool).
+func (s *Server) CheckPools(ctx context.Context) error {
 	var wait time.Duration
 	for _, r := range s.cfg.Routes {
 		wait = max(wait, r.Health.Timeout)
@@ -119,35 +86,61 @@ func (s *Server) checkPools(ctx context.Context) error {
 	return nil
 }
 
-// Reload re-reads the configuration file and applies it: the new route
-// table takes effect atomically, kept backends keep their actors and
-// connections, removed ones stop after the swap. A bad file changes nothing;
-// every problem is logged and the failure counted.
-func (s *Server) Reload() {
-	cfg, err := proxyconf.Load(s.cfg.File)
-	if err != nil {
-		// Counted before it is logged, so the log line means the
-		// metric already shows it.
-		s.countReload(false)
-		var probs proxyconf.Problems
-		if errors.As(err, &probs) {
-			for _, p := range probs {
-				s.log.Error("config_reload", "result", "failure", "error", p.Error())
-			}
-		} else {
-			s.log.Error("config_reload", "result", "failure", "error", err.Error())
-		}
-		return
+// Serve serves client connections accepted from ln until ctx ends, then
+// closes every connection still open and returns nil. Shutdown stops it
+// accepting early; it still returns only when ctx ends, so a run group is
+// not ended by a drain. A listener that fails on its own ends it with the
+// error.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, s.proxy.httpServer(s.listeners), s.proxy.Watch(ln))
+}
+
+// ServeDebug serves /health, /health/backends and /metrics on ln (the
+// debug.listen address) until ctx ends, as Serve does.
+func (s *Server) ServeDebug(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.proxy.DebugHandler(), ReadHeaderTimeout: s.listeners.Server.ClientHeaderTimeout,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	return s.serve(ctx, hs, ln)
+}
+
+func (s *Server) serve(ctx context.Context, hs *http.Server, ln net.Listener) error {
+	s.mu.Lock()
+	s.servers = append(s.servers, hs)
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { hs.Close() })
+	defer stop()
+	err := hs.Serve(Patient(ln, s.log))
+	if errors.Is(err, http.ErrServerClosed) {
+		<-ctx.Done()
+		return nil
 	}
+	hs.Close()
+	return err
+}
+
+// reloadWait bounds how long a reload waits for the actors it starts.
+const reloadWait = 5 * time.Second
+
+// Apply makes cfg the configuration in force, as a transaction: the actors
+// cfg needs are started beside the running ones, the new route table takes
+// effect atomically, and only then are the actors cfg no longer has
+// stopped. Kept backends keep their actors and connections. On error
+// nothing in force changed. It logs the outcome and counts it.
+func (s *Server) Apply(cfg *proxyconf.Config) (err error) {
 	cfg = s.keepListeners(cfg)
-	tree, ch, finish, err := s.sup.Reload(context.Background(), s.tree, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), reloadWait)
+	defer cancel()
+	rl, err := s.tree.Prepare(ctx, cfg)
 	if err != nil {
-		s.countReload(false)
-		s.log.Error("config_reload", "result", "failure", "error", err.Error())
-		return
+		return err
 	}
-	s.proxy.SetTable(BuildTable(cfg, tree, s.pools, s.metrics))
-	finish()
+	table, err := buildTableSafely(cfg, rl.Next, s.pools, s.metrics)
+	if err != nil {
+		rl.Abort()
+		return err
+	}
+	s.proxy.SetTable(table)
+	rl.Commit()
 	s.proxy.CloseTunnelsUnless(func(route, backend string) bool {
 		for _, r := range cfg.Routes {
 			if r.PathPrefix == route && slices.ContainsFunc(r.Backends, func(b proxyconf.Backend) bool { return b.URL == backend }) {
@@ -157,17 +150,44 @@ func (s *Server) Reload() {
 		return false
 	}, cfg.Server.GracefulShutdownTimeout)
 	s.pools.Forget(cfg)
-	if s.metrics != nil {
-		s.metrics.Forget(s.cfg, cfg)
-	}
-	s.cfg, s.tree = cfg, tree
+	s.metrics.Forget(s.cfg, cfg)
+	s.cfg, s.tree = cfg, rl.Next
 	if s.level != nil {
 		s.level.Set(cfg.Log.Level)
 	}
-	s.countReload(true)
+	s.metrics.ConfigReload(true)
+	ch := rl.Changes
 	s.log.Info("config_reload", "result", "success", "routes_added", ch.RoutesAdded, "routes_removed", ch.RoutesRemoved,
 		"routes_changed", ch.RoutesChanged, "backends_added", ch.BackendsAdded, "backends_removed", ch.BackendsRemoved,
 		"backends_changed", ch.BackendsChanged)
+	return nil
+}
+
+// buildTableSafely builds the route table, turning a panic into an error so
+// a reload can be undone instead of ending the process.
+func buildTableSafely(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metrics) (t *Table, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("build route table: panic: %v", v)
+		}
+	}()
+	return BuildTable(cfg, tree, pools, m), nil
+}
+
+// ReloadFailed counts a failed reload and logs every problem of err, one
+// line each. Nothing in force changed.
+func (s *Server) ReloadFailed(err error) {
+	// Counted before it is logged, so the log line means the metric
+	// already shows it.
+	s.metrics.ConfigReload(false)
+	var probs proxyconf.Problems
+	if errors.As(err, &probs) {
+		for _, p := range probs {
+			s.log.Error("config_reload", "result", "failure", "error", p.Error())
+		}
+		return
+	}
+	s.log.Error("config_reload", "result", "failure", "error", err.Error())
 }
 
 // keepListeners returns cfg with the settings that only a restart can change
@@ -208,96 +228,46 @@ func (s *Server) keepListeners(cfg *proxyconf.Config) *proxyconf.Config {
 	return &c
 }
 
-func (s *Server) countReload(ok bool) {
-	if s.metrics != nil {
-		s.metrics.ConfigReload(ok)
-	}
-}
+// StartDrain begins a drain: /health answers 503 from now on.
+func (s *Server) StartDrain() { s.proxy.StartDrain() }
 
-// Drain shuts down gracefully after sig: /health turns 503, traffic is
-// served for shutdown_delay, then the listeners close and in-flight requests
-// get graceful_shutdown_timeout. Another signal on sigs ends it at once. It
-// returns the exit code: 0 when drained, 1 when requests were cut off.
-func (s *Server) Drain(sig os.Signal, sigs <-chan os.Signal) int {
-	c := s.cfg.Server
-	s.proxy.StartDrain()
-	s.log.Info("shutdown_started", "signal", sig.String(), "shutdown_delay", c.ShutdownDelay,
-		"graceful_shutdown_timeout", c.GracefulShutdownTimeout)
-	quit := make(chan struct{})
-	defer close(quit)
-	stop := s.stopSignals(sigs, quit)
-	delay := time.NewTimer(c.ShutdownDelay)
-	defer delay.Stop()
-	select {
-	case <-delay.C:
-	case again := <-stop:
-		return s.forced(again)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.GracefulShutdownTimeout)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		err := s.srv.Shutdown(ctx)
-		// Tunnels get the same deadline; closing them then is expected
-		// and does not count as cutting requests off.
-		s.proxy.DrainTunnels(ctx)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			s.Close()
-			s.log.Warn("shutdown_complete", "result", "deadline", "error", "graceful_shutdown_timeout cut requests off")
-			return 1
+// ErrDrainDeadline is returned by Shutdown when graceful_shutdown_timeout
+// cut requests off.
+var ErrDrainDeadline = errors.New("graceful_shutdown_timeout cut requests off")
+
+// Shutdown stops accepting connections, closes idle ones, and waits until
+// every request in flight finished and every tunnel closed, or ctx ends;
+// then it closes the tunnels still open. It returns ErrDrainDeadline when
+// requests were still in flight at the deadline (tunnels closed then do not
+// count). The Serve calls return only when their own contexts end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := slices.Clone(s.servers)
+	s.mu.Unlock()
+	var cut bool
+	for _, hs := range servers {
+		if err := hs.Shutdown(ctx); err != nil {
+			cut = true
+			hs.Close()
 		}
-	case again := <-stop:
-		return s.forced(again)
 	}
-	s.Close()
-	s.log.Info("shutdown_complete", "result", "drained")
-	return 0
+	s.proxy.DrainTunnels(ctx)
+	if cut {
+		return ErrDrainDeadline
+	}
+	return nil
 }
 
-// stopSignals passes on the signals from sigs that end a drain at once (a
-// second SIGTERM or SIGINT); a SIGHUP during a drain is logged and ignored.
-// Its goroutine ends when quit closes.
-func (s *Server) stopSignals(sigs <-chan os.Signal, quit <-chan struct{}) <-chan os.Signal {
-	stop := make(chan os.Signal, 1)
-	go func() {
-		for {
-			select {
-			case <-quit:
-				return
-			case sig := <-sigs:
-				if sig == syscall.SIGHUP {
-					s.log.Warn("config_reload", "result", "ignored", "error", "shutting down; the reload is not applied")
-					continue
-				}
-				stop <- sig
-				return
-			}
-		}
-	}()
-	return stop
-}
-
-func (s *Server) forced(sig os.Signal) int {
-	s.Close()
-	s.log.Warn("shutdown_complete", "result", "forced", "signal", sig.String())
-	return 1
-}
-
-// Close stops everything at once: listeners, connections, tunnels, actors.
+// Close stops everything at once: listeners, connections, tunnels, idle
+// upstream connections, and the actor tree.
 func (s *Server) Close() {
-	if s.srv != nil {
-		s.srv.Close()
+	s.mu.Lock()
+	servers := slices.Clone(s.servers)
+	s.mu.Unlock()
+	for _, hs := range servers {
+		hs.Close()
 	}
-	if s.proxy != nil {
-		s.proxy.tunnels.each(func(t *tunnel) { t.close() })
-	}
-	if s.dbg != nil {
-		s.dbg.Close()
-	}
+	s.proxy.tunnels.each(func(t *tunnel) { t.close() })
 	s.pools.CloseIdle()
-	s.sup.Shutdown()
+	s.tree.Stop()
 }

@@ -5,7 +5,6 @@ import (
 	"ferrum/actors/proxy/headers"
 	"ferrum/actors/proxy/pathx"
 	"ferrum/proxyconf"
-	"ferrum/supervisor"
 )
 
 // Table is one immutable route table: what the request path reads for each
@@ -94,35 +93,28 @@ func (p *Pools) CloseIdle() {
 }
 
 // BuildTable makes the route table for cfg over the running actors of tree,
-// taking connection pools from pools and resolving metric children from m
-// (nil: no metrics).
-func BuildTable(cfg *proxyconf.Config, tree *supervisor.Tree, pools *Pools, m *Metrics) *Table {
-	t := &Table{cfg: cfg, trust: headers.NewTrust(cfg.Server.TrustedProxies), rootOK: true}
-	if m != nil {
-		t.none = m.none
-	}
-	prefixes := make([]string, len(tree.Routes))
-	for i, n := range tree.Routes {
-		rc := &n.Conf
+// taking connection pools from pools and resolving metric children from m.
+func BuildTable(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metrics) *Table {
+	nodes := tree.Routes()
+	t := &Table{cfg: cfg, trust: headers.NewTrust(cfg.Server.TrustedProxies), rootOK: true, none: m.none}
+	prefixes := make([]string, len(nodes))
+	t.routes = make([]*route, 0, len(nodes))
+	for i, n := range nodes {
+		rc := n.Conf()
 		prefixes[i] = rc.PathPrefix
 		if rc.PathPrefix == "/" {
 			t.rootOK = false
 		}
-		r := &route{conf: rc, actor: n.Actor}
-		if m != nil {
-			r.metrics = m.forRoute(rc.PathPrefix)
-		}
+		r := &route{conf: rc, actor: n.Actor(), metrics: m.forRoute(rc.PathPrefix)}
+		r.backends = make([]*upstream, len(rc.Backends))
 		for j, bc := range rc.Backends {
-			u := &upstream{
-				url:   bc.URL,
-				host:  bc.Host,
-				actor: n.Backends[j].Actor,
-				pool:  pools.get(bc, rc.Upstream),
+			r.backends[j] = &upstream{
+				url:     bc.URL,
+				host:    bc.Host,
+				actor:   n.Backend(j),
+				pool:    pools.get(bc, rc.Upstream),
+				metrics: m.forBackend(rc.PathPrefix, bc.URL),
 			}
-			if m != nil {
-				u.metrics = m.forBackend(rc.PathPrefix, bc.URL)
-			}
-			r.backends = append(r.backends, u)
 		}
 		t.routes = append(t.routes, r)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"ferrum/actors"
 	"ferrum/actors/proxy/headers"
+	"ferrum/messages"
 )
 
 // tunnel is one upgraded connection (a WebSocket, say) copying bytes both
@@ -21,6 +22,15 @@ type tunnel struct {
 	closeOnce      sync.Once
 	client         net.Conn
 	upstream       io.ReadWriteCloser
+}
+
+// endBy makes both sides' reads and writes fail from at on, which ends the
+// copies and so the tunnel.
+func (t *tunnel) endBy(at time.Time) {
+	_ = t.client.SetDeadline(at)
+	if d, ok := t.upstream.(interface{ SetDeadline(time.Time) error }); ok {
+		_ = d.SetDeadline(at)
+	}
 }
 
 func (t *tunnel) close() {
@@ -81,14 +91,16 @@ func (ts *tunnels) empty() <-chan struct{} {
 	return ts.zero
 }
 
-// CloseTunnelsUnless closes, after grace, every open tunnel whose route and
-// backend keep does not report as still configured. A reload calls it so a
-// tunnel to a removed backend ends after graceful_shutdown_timeout while one
-// to a kept backend is never touched.
+// CloseTunnelsUnless ends, grace from now, every open tunnel whose route
+// and backend keep does not report as still configured. A reload calls it
+// so a tunnel to a removed backend ends after graceful_shutdown_timeout
+// while one to a kept backend is never touched. It arms no timer: both
+// sides' deadlines end the copies, and the tunnel closes itself.
 func (p *Proxy) CloseTunnelsUnless(keep func(route, backend string) bool, grace time.Duration) {
+	at := time.Now().Add(grace)
 	p.tunnels.each(func(t *tunnel) {
 		if !keep(t.route, t.backend) {
-			time.AfterFunc(grace, t.close)
+			t.endBy(at)
 		}
 	})
 }
@@ -110,13 +122,13 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, targe
 	ctx, cancel := context.WithTimeout(r.Context(), rt.conf.Retry.TotalTimeout)
 	defer cancel()
 	hash, hasHash := p.hashKey(r, rt)
-	idx, ok, err := rt.actor.Pick(ctx, -1, hash, hasHash, false)
+	idx, ok, err := rt.actor.Pick(ctx, make(chan messages.PickReply, 1), -1, hash, hasHash, false)
 	if errors.Is(err, actors.ErrRetired) {
 		// A reload replaced the route's actor after this request read
 		// the table: ask the route as it is now.
 		if next := p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
 			rt = next
-			idx, ok, err = rt.actor.Pick(ctx, -1, hash, hasHash, false)
+			idx, ok, err = rt.actor.Pick(ctx, make(chan messages.PickReply, 1), -1, hash, hasHash, false)
 		}
 	}
 	if err != nil || !ok {

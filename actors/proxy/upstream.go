@@ -480,6 +480,9 @@ func (u *upgraded) Write(p []byte) (int, error) { return u.pc.conn.Write(p) }
 
 func (u *upgraded) Close() error { return u.pc.conn.Close() }
 
+// SetDeadline bounds the tunnel's upstream side.
+func (u *upgraded) SetDeadline(t time.Time) error { return u.pc.conn.SetDeadline(t) }
+
 // bytesReader returns a reader over b.
 func bytesReader(b []byte) io.Reader {
 	return &sliceReader{b: b}

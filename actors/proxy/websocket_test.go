@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
@@ -12,14 +13,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"ferrum/loadtest/fakebackend"
-	"ferrum/proxyconf"
 )
 
 // A minimal WebSocket (RFC 6455) for tests: handshake, and unfragmented text
@@ -170,25 +168,6 @@ func backendPlain(t *testing.T) string {
 	return handlerBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "plain\n") })
 }
 
-// startServer runs a whole ferrum Server on a config file, for reloads.
-func startServer(t *testing.T, conf string) (*Server, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "ferrum.toml")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := proxyconf.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Start(cfg, Options{Log: quiet, Version: "test", Metrics: NewMetrics("test", nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s, path
-}
-
 func TestWebSocketAcrossReloads(t *testing.T) {
 	ws := wsEchoBackend(t)
 	other := backendPlain(t)
@@ -226,9 +205,11 @@ func TestShutdownClosesTunnelsAfterTheDeadline(t *testing.T) {
 	c := wsDial(t, s.Addr(), "/ws/chat")
 	c.roundTrip(t, "hi")
 	start := time.Now()
-	code := s.Drain(syscall.SIGTERM, make(chan os.Signal))
-	if code != 0 {
-		t.Fatalf("drain with only a tunnel open: exit code %d, want 0 (closing tunnels is expected)", code)
+	s.StartDrain()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("drain with only a tunnel open: %v, want nil (closing tunnels is expected)", err)
 	}
 	if el := time.Since(start); el < 250*time.Millisecond {
 		t.Fatalf("drain returned after %v, before the tunnel's grace period", el)
