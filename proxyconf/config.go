@@ -37,6 +37,7 @@ type Server struct {
 	GracefulShutdownTimeout time.Duration // then wait this long for in-flight requests
 	ClientHeaderTimeout     time.Duration // the whole request head must arrive within this
 	ClientBodyTimeout       time.Duration // longest pause between reads of a request body
+	ClientBodyMinRate       int64         // bytes/s a request body must average after a 5 s grace period, else 408; 0: none
 	IdleTimeout             time.Duration // keep-alive connections idle longer are closed
 	MaxHeaderBytes          int           // larger request heads get 431
 	// TrustedProxies are the peers whose X-Forwarded-* headers are extended
@@ -52,6 +53,7 @@ type Upstream struct {
 	MaxRequestBodyBytes    int64         // larger request bodies get 413
 	MaxResponseBodyBytes   int64         // a larger upstream body is cut off
 	MaxIdleConnsPerBackend int           // idle keep-alive connections kept per backend
+	IdleConnTimeout        time.Duration // an idle keep-alive connection to a backend is closed after this
 }
 
 // StatusRange is an inclusive range of HTTP status codes, 100 <= Min <= Max <= 599.
@@ -100,9 +102,10 @@ type Debug struct {
 
 // Log is the [log] section.
 type Log struct {
-	Level     slog.Level // from "debug", "info", "warn" or "error"
-	Format    string     // "text" or "json"
-	AccessLog bool       // log request_complete for every request
+	Level          slog.Level // from "debug", "info", "warn" or "error"
+	Format         string     // "text" or "json"
+	AccessLog      bool       // log request_complete for every request
+	AccessLogQuery bool       // request_complete includes the query string
 }
 
 // Balancing names the strategy a route uses to pick a backend.
@@ -169,6 +172,7 @@ func Default() Config {
 			GracefulShutdownTimeout: 30 * time.Second,
 			ClientHeaderTimeout:     10 * time.Second,
 			ClientBodyTimeout:       15 * time.Second,
+			ClientBodyMinRate:       240,
 			IdleTimeout:             90 * time.Second,
 			MaxHeaderBytes:          65536,
 		},
@@ -178,6 +182,7 @@ func Default() Config {
 			MaxRequestBodyBytes:    16 << 20,
 			MaxResponseBodyBytes:   64 << 20,
 			MaxIdleConnsPerBackend: 128,
+			IdleConnTimeout:        60 * time.Second,
 		},
 		Health: Health{
 			Interval:             10 * time.Second,
@@ -206,8 +211,9 @@ func Default() Config {
 			ExposeMetrics:       true,
 		},
 		Log: Log{
-			Level:  slog.LevelInfo,
-			Format: "text",
+			Level:          slog.LevelInfo,
+			Format:         "text",
+			AccessLogQuery: true,
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package proxyconf
 
 import (
+	"errors"
 	"log/slog"
 	"net/netip"
 	"reflect"
@@ -34,6 +35,7 @@ func TestDefault(t *testing.T) {
 			GracefulShutdownTimeout: 30 * time.Second,
 			ClientHeaderTimeout:     10 * time.Second,
 			ClientBodyTimeout:       15 * time.Second,
+			ClientBodyMinRate:       240,
 			IdleTimeout:             90 * time.Second,
 			MaxHeaderBytes:          65536,
 		},
@@ -43,6 +45,7 @@ func TestDefault(t *testing.T) {
 			MaxRequestBodyBytes:    16777216,
 			MaxResponseBodyBytes:   67108864,
 			MaxIdleConnsPerBackend: 128,
+			IdleConnTimeout:        60 * time.Second,
 		},
 		Health: Health{
 			Interval:             10 * time.Second,
@@ -66,7 +69,7 @@ func TestDefault(t *testing.T) {
 			MinRetryConcurrency:  3,
 		},
 		Debug: Debug{ExposeBackendHealth: true, ExposeMetrics: true},
-		Log:   Log{Level: slog.LevelInfo, Format: "text"},
+		Log:   Log{Level: slog.LevelInfo, Format: "text", AccessLogQuery: true},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() = %+v\nwant %+v", got, want)
@@ -139,6 +142,7 @@ shutdown_delay = "5s"
 graceful_shutdown_timeout = "1m"
 client_header_timeout = "2s"
 client_body_timeout = "3s"
+client_body_min_rate = 1024
 idle_timeout = "4s"
 max_header_bytes = 1024
 trusted_proxies = ["10.0.0.0/8", "192.168.1.7", "::1", "10.1.2.3/16", "fd00::/8"]
@@ -152,6 +156,7 @@ listen = "127.0.0.1:9090"
 level = "debug"
 format = "json"
 access_log = true
+access_log_query = false
 `+oneRoute)
 	wantServer := Server{
 		Listen:                  "127.0.0.1:9000",
@@ -159,6 +164,7 @@ access_log = true
 		GracefulShutdownTimeout: time.Minute,
 		ClientHeaderTimeout:     2 * time.Second,
 		ClientBodyTimeout:       3 * time.Second,
+		ClientBodyMinRate:       1024,
 		IdleTimeout:             4 * time.Second,
 		MaxHeaderBytes:          1024,
 		TrustedProxies: []netip.Prefix{
@@ -177,7 +183,7 @@ access_log = true
 	if cfg.Debug != wantDebug {
 		t.Errorf("Parse() debug = %+v, want %+v", cfg.Debug, wantDebug)
 	}
-	wantLog := Log{Level: slog.LevelDebug, Format: "json", AccessLog: true}
+	wantLog := Log{Level: slog.LevelDebug, Format: "json", AccessLog: true, AccessLogQuery: false}
 	if cfg.Log != wantLog {
 		t.Errorf("Parse() log = %+v, want %+v", cfg.Log, wantLog)
 	}
@@ -191,7 +197,7 @@ func TestLogLevels(t *testing.T) {
 		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := mustParse(t, "[log]\nlevel = \""+name+"\"\n")
+			cfg := mustParse(t, "[log]\nlevel = \""+name+"\"\n"+oneRoute)
 			if cfg.Log.Level != want {
 				t.Errorf("Parse(level %s) = %v, want %v", name, cfg.Log.Level, want)
 			}
@@ -220,12 +226,57 @@ func TestRetriesStatus(t *testing.T) {
 	}
 }
 
-func TestNoRoutes(t *testing.T) {
-	cfg := mustParse(t, "[server]\nlisten = \":8080\"\n")
-	if len(cfg.Routes) != 0 {
-		t.Errorf("Parse(no [[route]]) routes = %v, want none", cfg.Routes)
+// TestClientBodyMinRate checks the one server key a route cannot override
+// and its 0 that turns the minimum off.
+func TestClientBodyMinRate(t *testing.T) {
+	cfg := mustParse(t, "[server]\nclient_body_min_rate = 0\n"+oneRoute)
+	if got := cfg.Server.ClientBodyMinRate; got != 0 {
+		t.Errorf("Parse(client_body_min_rate = 0) = %d, want 0 (no minimum)", got)
 	}
-	if strings.Contains(cfg.RouteTable(), "route") {
-		t.Errorf("RouteTable() with no routes = %q, want no route block", cfg.RouteTable())
+	cfg = mustParse(t, oneRoute)
+	if got := cfg.Server.ClientBodyMinRate; got != 240 {
+		t.Errorf("Parse(no client_body_min_rate) = %d, want the default 240", got)
+	}
+}
+
+// TestNoRoutes wants a file without a [[route]] refused with exactly one
+// problem on the key route, however the routes came to be missing.
+func TestNoRoutes(t *testing.T) {
+	const want = "ferrum.toml: route: no [[route]] defined; add at least one [[route]] with path_prefix and backends"
+	for name, file := range map[string]string{
+		"empty":               "",
+		"byte order mark":     "\ufeff",
+		"white space":         " \n\t\r\n",
+		"comment only":        "# routes follow\n",
+		"server only":         "[server]\nlisten = \":8080\"\n",
+		"truncated before it": "[server]\nlisten = \":8080\"\n[health]\ninterval = \"5s\"\n",
+		"empty array":         "route = []\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("ferrum.toml", []byte(file), nil)
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) != 1 || ps[0].Key != "route" || err.Error() != want {
+				t.Errorf("Parse(%s) error = %q, want exactly %q", name, err, want)
+			}
+		})
+	}
+
+	// With other mistakes in the file, the missing routes are one more.
+	_, err := Parse("ferrum.toml", []byte("[server]\nlisten = \"8080\"\n"), nil)
+	wantBoth := "ferrum.toml: server.listen: \"8080\" is not host:port; write it like \"0.0.0.0:8080\" or \":8080\"\n" + want
+	if err == nil || err.Error() != wantBoth {
+		t.Errorf("Parse(bad listen, no route) error =\n%v\nwant\n%s", err, wantBoth)
+	}
+
+	// A route that is there but wrong is not reported as missing.
+	_, err = Parse("ferrum.toml", []byte("route = 1\n"), nil)
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || !strings.Contains(ps[0].Msg, "must be an array of tables") {
+		t.Errorf("Parse(route = 1) error = %q, want only that route must be an array of tables", err)
+	}
+
+	def := Default()
+	if table := def.RouteTable(); strings.Contains(table, "route") {
+		t.Errorf("RouteTable() without routes = %q, want no route block", table)
 	}
 }

@@ -20,6 +20,7 @@ var sectionKeys = []sectionKey{
 	{"upstream", "max_request_body_bytes", `10`, int64(10), func(_ Health, _ Retry, u Upstream) any { return u.MaxRequestBodyBytes }},
 	{"upstream", "max_response_body_bytes", `20`, int64(20), func(_ Health, _ Retry, u Upstream) any { return u.MaxResponseBodyBytes }},
 	{"upstream", "max_idle_conns_per_backend", `4`, 4, func(_ Health, _ Retry, u Upstream) any { return u.MaxIdleConnsPerBackend }},
+	{"upstream", "idle_conn_timeout", `"5s"`, 5 * time.Second, func(_ Health, _ Retry, u Upstream) any { return u.IdleConnTimeout }},
 	{"health", "interval", `"1s"`, time.Second, func(h Health, _ Retry, _ Upstream) any { return h.Interval }},
 	{"health", "timeout", `"500ms"`, 500 * time.Millisecond, func(h Health, _ Retry, _ Upstream) any { return h.Timeout }},
 	{"health", "endpoint", `"/ready?deep=1"`, "/ready?deep=1", func(h Health, _ Retry, _ Upstream) any { return h.Endpoint }},
@@ -96,6 +97,7 @@ client_body_timeout = "7s"
   backoff = "10ms"
   [route.upstream]
   read_timeout = "2s"
+  idle_conn_timeout = "90s"
 
 [[route]]
 path_prefix = "/b"
@@ -110,6 +112,7 @@ backends = ["http://127.0.0.1:3002"]
 	wantRetry.Backoff = 10 * time.Millisecond
 	wantUpstream := cfg.Upstream
 	wantUpstream.ReadTimeout = 2 * time.Second
+	wantUpstream.IdleConnTimeout = 90 * time.Second
 
 	tests := []struct {
 		name      string
@@ -121,6 +124,8 @@ backends = ["http://127.0.0.1:3002"]
 		{"/a retry max_attempts", a.Retry.MaxAttempts, 3},
 		{"/a upstream", a.Upstream, wantUpstream},
 		{"/a upstream connect_timeout", a.Upstream.ConnectTimeout, time.Second},
+		{"/a upstream idle_conn_timeout", a.Upstream.IdleConnTimeout, 90 * time.Second},
+		{"/b upstream idle_conn_timeout", b.Upstream.IdleConnTimeout, 60 * time.Second},
 		{"/a client_body_timeout", a.ClientBodyTimeout, 7 * time.Second},
 		{"/b health", b.Health, cfg.Health},
 		{"/b retry", b.Retry, cfg.Retry},

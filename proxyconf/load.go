@@ -1,11 +1,10 @@
 package proxyconf
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -14,17 +13,21 @@ import (
 // Problem is one thing wrong with a configuration file: the file, the key it
 // concerns (zero-based route and array indexes: "route[1].backends[0]"), and
 // what is wrong. Key is empty for a TOML syntax error; Msg then starts with
-// the line number.
+// the line number ("line 3: ..."). Msg is one line: text from the file in it
+// has its control characters escaped.
 type Problem struct {
 	File, Key, Msg string
 }
 
-// Error reads "ferrum.toml: route[1].backends[0]: https is not supported; ...".
+// Error reads "ferrum.toml: route[1].backends[0]: https is not supported; ...",
+// always on one line: a control character, in the file name too, is written
+// as an escape.
 func (p Problem) Error() string {
-	if p.Key == "" {
-		return p.File + ": " + p.Msg
+	s := p.File + ": " + p.Msg
+	if p.Key != "" {
+		s = p.File + ": " + p.Key + ": " + p.Msg
 	}
-	return p.File + ": " + p.Key + ": " + p.Msg
+	return oneLine(s)
 }
 
 // Problems is the error Load and Parse return for a bad file: every problem
@@ -60,11 +63,31 @@ func Load(path string) (*Config, error) {
 // getenv supplies the environment (nil means an empty one). It returns either
 // a complete Config or Problems listing everything wrong with data. Parse
 // does no I/O, keeps no reference to data, and may be called concurrently.
-func Parse(name string, data []byte, getenv func(string) string) (*Config, error) {
+// It accepts any bytes: a panic while decoding them, which would be a bug in
+// ferrum, becomes a Problem saying the file could not be parsed.
+func Parse(name string, data []byte, getenv func(string) string) (cfg *Config, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := oneLine(fmt.Sprintf("%s: internal error in ferrum: %v", unparsable, r))
+			cfg, err = nil, Problems{{File: name, Msg: msg}}
+		}
+	}()
+	return parse(name, data, getenv)
+}
+
+// parse is Parse without the safety net.
+func parse(name string, data []byte, getenv func(string) string) (*Config, error) {
+	text := strings.TrimPrefix(string(data), utf8BOM)
+	if line, msg, ok := checkText(text); !ok {
+		return nil, Problems{syntaxAt(name, line, msg)}
+	}
+	if line, msg, ok := checkNesting(text); !ok {
+		return nil, Problems{syntaxAt(name, line, msg)}
+	}
 	var doc map[string]any
-	md, err := toml.Decode(string(data), &doc)
+	md, err := toml.Decode(text, &doc)
 	if err != nil {
-		return nil, Problems{syntaxProblem(name, data, err)}
+		return nil, Problems{syntaxProblem(name, text, err)}
 	}
 	d := &decoder{file: name, order: sectionOrder(md.Keys())}
 	cfg := d.config(doc, getenv)
@@ -74,20 +97,9 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 	return cfg, nil
 }
 
-// syntaxProblem turns a TOML parse failure into a Problem naming the line.
-// The line is counted from the error's byte offset: the parser's own line
-// number is one too far when the offending token is a line's final newline
-// ("[[route]" reported on the line after it).
-func syntaxProblem(name string, data []byte, err error) Problem {
-	var pe toml.ParseError
-	if !errors.As(err, &pe) || pe.Position.Line == 0 {
-		return Problem{File: name, Msg: err.Error()}
-	}
-	line := pe.Position.Line
-	if start := pe.Position.Start; start <= len(data) {
-		line = 1 + bytes.Count(data[:start], []byte("\n"))
-	}
-	return Problem{File: name, Msg: fmt.Sprintf("line %d: %s", line, pe.Message)}
+// syntaxAt is the Problem for a syntax error found on line.
+func syntaxAt(name string, line int, msg string) Problem {
+	return Problem{File: name, Msg: fmt.Sprintf("line %d: %s", line, msg)}
 }
 
 // sectionOrder ranks each top-level key by where it first appears in the
@@ -112,7 +124,7 @@ type decoder struct {
 
 // add records a problem with key, a full key name such as "route[0].health.interval".
 func (d *decoder) add(key, msg string) {
-	d.found = append(d.found, Problem{File: d.file, Key: key, Msg: msg})
+	d.found = append(d.found, Problem{File: d.file, Key: key, Msg: oneLine(msg)})
 }
 
 // problems returns what was found, sections in file order. Within a section
@@ -121,7 +133,9 @@ func (d *decoder) add(key, msg string) {
 func (d *decoder) problems() Problems {
 	rank := func(key string) int {
 		top := key
-		if i := strings.IndexAny(key, ".["); i >= 0 {
+		if q, err := strconv.QuotedPrefix(key); err == nil {
+			top, _ = strconv.Unquote(q) // a key that is not bare, as table.key quoted it
+		} else if i := strings.IndexAny(key, ".["); i >= 0 {
 			top = key[:i]
 		}
 		if r, ok := d.order[top]; ok {

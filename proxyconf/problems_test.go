@@ -64,6 +64,13 @@ func TestParseRejects(t *testing.T) {
 		{"route upstream bad duration", route("/a", "[route.upstream]\nconnect_timeout = \"fast\""), "route[0].upstream.connect_timeout", "not a duration"},
 		{"route health not a table", route("/a", "health = 5"), "route[0].health", "must be a table"},
 		{"bool as string", "[log]\naccess_log = \"yes\"\n", "log.access_log", "true or false"},
+		{"access_log_query as string", "[log]\naccess_log_query = \"no\"\n", "log.access_log_query", "true or false"},
+		{"client_body_min_rate negative", "[server]\nclient_body_min_rate = -1\n", "server.client_body_min_rate", "at least 0, not -1"},
+		{"client_body_min_rate as string", "[server]\nclient_body_min_rate = \"240\"\n", "server.client_body_min_rate", "must be an integer"},
+		{"client_body_min_rate in a route", route("/a", "client_body_min_rate = 100"), "route[0].client_body_min_rate", "unknown key"},
+		{"idle_conn_timeout zero", "[upstream]\nidle_conn_timeout = \"0s\"\n", "upstream.idle_conn_timeout", "longer than 0"},
+		{"idle_conn_timeout negative", "[upstream]\nidle_conn_timeout = \"-1m\"\n", "upstream.idle_conn_timeout", "negative"},
+		{"route idle_conn_timeout garbage", route("/a", "[route.upstream]\nidle_conn_timeout = \"soon\""), "route[0].upstream.idle_conn_timeout", "not a duration"},
 
 		{"inverted status range", "[health]\nsuccess_status = [399, 200]\n", "health.success_status", "inverted"},
 		{"one status", "[health]\nsuccess_status = [200]\n", "health.success_status", "two status codes"},
@@ -233,10 +240,10 @@ func TestDebugToken(t *testing.T) {
 		want            string
 		problem         string // key of the expected problem, empty for none
 	}{
-		{name: "file only", file: "[debug]\nauth_token = \"a\"\n", want: "a"},
-		{name: "env overrides", file: "[debug]\nauth_token = \"a\"\n", env: "b", want: "b"},
-		{name: "env alone", env: "b", want: "b"},
-		{name: "empty env ignored", file: "[debug]\nauth_token = \"a\"\n", env: "", want: "a"},
+		{name: "file only", file: "[debug]\nauth_token = \"a\"\n" + oneRoute, want: "a"},
+		{name: "env overrides", file: "[debug]\nauth_token = \"a\"\n" + oneRoute, env: "b", want: "b"},
+		{name: "env alone", file: oneRoute, env: "b", want: "b"},
+		{name: "empty env ignored", file: "[debug]\nauth_token = \"a\"\n" + oneRoute, env: "", want: "a"},
 		{name: "blank env", file: "[debug]\nauth_token = \"a\"\n", env: "  ", problem: "FERRUM_DEBUG_TOKEN"},
 		{name: "blank file", file: "[debug]\nauth_token = \"  \"\n", env: "b", problem: "debug.auth_token"},
 	}
@@ -288,7 +295,7 @@ func TestLoad(t *testing.T) {
 	}
 
 	bad := filepath.Join(dir, "bad.toml")
-	if err := os.WriteFile(bad, []byte("[sever]\n"), 0o600); err != nil {
+	if err := os.WriteFile(bad, []byte("[sever]\n"+oneRoute), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(bad); err == nil || err.Error() != bad+": sever: unknown key" {
@@ -302,7 +309,7 @@ func TestOneProblemEach(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"bad listen and debug listen", "[server]\nlisten = \"8080\"\n[debug]\nlisten = \":8080\"\n", "server.listen"},
+		{"bad listen and debug listen", "[server]\nlisten = \"8080\"\n[debug]\nlisten = \":8080\"\n" + oneRoute, "server.listen"},
 		{"inherited bad value", "[health]\ninterval = \"-1s\"\n" + route("/a", "") + route("/b", "[route.health]\ntimeout = \"1s\""), "health.interval"},
 		{"inherited ejection clash", "[health]\nejection_duration = \"10m\"\n" + route("/a", "[route.health]\ninterval = \"1s\""), "health.ejection_duration"},
 		{"bad hash_key with bad balancing", route("/a", "balancing = \"hash\"\nhash_key = \"client_ip\""), "route[0].balancing"},
@@ -315,5 +322,20 @@ func TestOneProblemEach(t *testing.T) {
 				t.Errorf("Parse(%s) error = %q, want exactly one problem, on %s", tt.name, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestProblemOrderQuotedKeys wants a quoted top-level key ranked where it
+// stands in the file, like a bare one, and the missing routes last.
+func TestProblemOrderQuotedKeys(t *testing.T) {
+	file := "\"a.b\" = 1\n\"\\n\" = 2\n[server]\nx = 1\n[\"c[0]\"]\n"
+	want := `ferrum.toml: "a.b": unknown key
+ferrum.toml: "\n": unknown key
+ferrum.toml: server.x: unknown key
+ferrum.toml: "c[0]": unknown key
+ferrum.toml: route: no [[route]] defined; add at least one [[route]] with path_prefix and backends`
+	_, err := Parse("ferrum.toml", []byte(file), nil)
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse(quoted keys) error =\n%v\nwant\n%s", err, want)
 	}
 }

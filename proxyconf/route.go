@@ -13,15 +13,18 @@ import (
 )
 
 // readRoutes reads every [[route]] table, resolving each against the global
-// sections already in cfg.
+// sections already in cfg. A file without any is refused: ferrum would
+// answer every request 404, which is what a file truncated during a deploy
+// looks like, so starting or reloading with it must fail loudly instead.
 func readRoutes(root *table, cfg *Config) []Route {
 	v, ok := root.value("route")
-	if !ok {
-		return nil
-	}
 	list, isList := asList(v)
-	if !isList {
+	switch {
+	case ok && !isList:
 		root.problem("route", "must be an array of tables, written [[route]], not %s", describe(v))
+		return nil
+	case len(list) == 0:
+		root.problem("route", "no [[route]] defined; add at least one [[route]] with path_prefix and backends")
 		return nil
 	}
 	routes := make([]Route, 0, len(list))

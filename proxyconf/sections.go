@@ -32,6 +32,7 @@ func readServer(t *table, s *Server) {
 	t.duration("graceful_shutdown_timeout", &s.GracefulShutdownTimeout)
 	t.duration("client_header_timeout", &s.ClientHeaderTimeout)
 	t.duration("client_body_timeout", &s.ClientBodyTimeout)
+	integer(t, "client_body_min_rate", &s.ClientBodyMinRate, 0, math.MaxInt64)
 	t.duration("idle_timeout", &s.IdleTimeout)
 	integer(t, "max_header_bytes", &s.MaxHeaderBytes, 1, math.MaxInt)
 	readTrustedProxies(t, &s.TrustedProxies)
@@ -128,6 +129,7 @@ func readUpstream(t *table, u *Upstream) {
 	integer(t, "max_request_body_bytes", &u.MaxRequestBodyBytes, 1, math.MaxInt64)
 	integer(t, "max_response_body_bytes", &u.MaxResponseBodyBytes, 1, math.MaxInt64)
 	integer(t, "max_idle_conns_per_backend", &u.MaxIdleConnsPerBackend, 1, math.MaxInt)
+	t.duration("idle_conn_timeout", &u.IdleConnTimeout)
 }
 
 func readHealth(t *table, h *Health) {
@@ -260,4 +262,5 @@ func readLog(t *table, l *Log) {
 		}
 	}
 	t.boolean("access_log", &l.AccessLog)
+	t.boolean("access_log_query", &l.AccessLogQuery)
 }
