@@ -85,3 +85,11 @@ test-rules:
     fi
     promtool check rules deploy/prometheus/ferrum-rules.yml
     promtool test rules deploy/prometheus/ferrum-rules.test.yml
+
+# Torture experiments against the built binary (reload storm, backend kill, fd exhaustion...); see docs/reliability.md.
+torture *args:
+    go run ./loadtest/torture {{args}}
+
+# Start-up, memory, idle CPU, probes and reload at 10..10,000 routes; see docs/benchmarking.md.
+scale *args:
+    go run ./loadtest/scale {{args}}

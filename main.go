@@ -199,6 +199,7 @@ func serve(cfg *proxyconf.Config, log *slog.Logger, level *slog.LevelVar, metric
 	}
 	srv := proxy.NewServer(proxy.Options{Log: log, Level: level, Version: buildVersion(), Metrics: metrics, Config: cfg, Tree: tree})
 	defer srv.Close()
+	sup.Start(srv.Janitor())
 	if cfg.Server.FailOnDeadPool {
 		if err := srv.CheckPools(context.Background()); err != nil {
 			log.Error("server_start_failed", "error", err.Error())

@@ -531,7 +531,8 @@ func TestAccessLogJSON(t *testing.T) {
 			t.Errorf("request_complete %s = %v, want %v", k, line[k], v)
 		}
 	}
-	for _, k := range []string{"duration", "bytes", "time", "level"} {
+	for _, k := range []string{"duration", "bytes_received", "bytes_sent", "upstream_time", "client", "host", "query",
+		"protocol", "user_agent", "time", "level"} {
 		if _, ok := line[k]; !ok {
 			t.Errorf("request_complete lacks %s: %v", k, line)
 		}

@@ -3,27 +3,94 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
+
+	"net"
+	"strconv"
+	"strings"
 	"testing"
 
 	"ferrum/actors"
-	"ferrum/loadtest/fakebackend"
 	"ferrum/proxyconf"
 	"ferrum/supervisor"
 )
 
-// benchProxy builds a proxy over two loopback backends, with a real metrics
-// registry, without a listener: requests go straight to ServeHTTP.
-func benchProxy(b *testing.B) *Proxy {
-	b.Helper()
-	var urls []string
-	for _, name := range []string{"a", "b"} {
-		s := httptest.NewServer(fakebackend.Handler(fakebackend.Options{Name: name, BodyBytes: 1024}))
-		b.Cleanup(s.Close)
-		urls = append(urls, s.URL)
+// The benchmarks drive a real ferrum on loopback with a client and a
+// backend that allocate nothing, so allocs/op and B/op are the proxy's own.
+
+// cannedBackend answers every request on every connection with a canned
+// answer of bodyBytes bytes, reading the request head (and a body of the
+// declared length) without allocating. It serves until the benchmark ends.
+func cannedBackend(tb testing.TB, bodyBytes int) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
 	}
-	cfg, err := proxyconf.Parse("bench.toml", []byte("[health]\ninterval = \"1h\"\n"+routeConf("/api", urls...)), nil)
+	tb.Cleanup(func() { ln.Close() })
+	answer := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + strconv.Itoa(bodyBytes) + "\r\n\r\n" +
+		strings.Repeat("x", bodyBytes))
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveRaw(c, answer)
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+func serveRaw(c net.Conn, answer []byte) {
+	defer c.Close()
+	buf := make([]byte, 128<<10)
+	have := 0
+	for {
+		end := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+		for end < 0 {
+			n, err := c.Read(buf[have:])
+			if err != nil {
+				return
+			}
+			have += n
+			end = bytes.Index(buf[:have], []byte("\r\n\r\n"))
+		}
+		need := end + 4 + declaredLength(buf[:end])
+		for have < need {
+			n, err := c.Read(buf[have:])
+			if err != nil {
+				return
+			}
+			have += n
+		}
+		copy(buf, buf[need:have])
+		have -= need
+		if _, err := c.Write(answer); err != nil {
+			return
+		}
+	}
+}
+
+// declaredLength finds Content-Length in a head, 0 without one.
+func declaredLength(head []byte) int {
+	i := bytes.Index(head, []byte("Content-Length: "))
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range head[i+16:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// benchServer runs ferrum on conf over loopback and returns its address.
+func benchServer(b *testing.B, conf string) string {
+	b.Helper()
+	cfg, err := proxyconf.Parse("bench.toml", []byte(conf), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,67 +99,120 @@ func benchProxy(b *testing.B) *Proxy {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pools := NewPools()
-	b.Cleanup(func() { pools.CloseIdle(); sup.Shutdown() })
-	m := NewMetrics("bench", nil)
-	return New(quiet, "bench", BuildTable(cfg, tree, pools, m), m)
+	s := NewServer(Options{Log: quiet, Version: "bench", Metrics: NewMetrics("bench", nil), Config: cfg, Tree: tree})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(ctx, ln) }()
+	b.Cleanup(func() { cancel(); <-done; s.Close(); sup.Shutdown() })
+	return ln.Addr().String()
 }
 
-// discard is a ResponseWriter that keeps nothing, so the benchmark measures
-// the proxy rather than a recorder's buffer.
-type discard struct{ h http.Header }
+// rawClient sends request on one kept-alive connection and reads each
+// answer whole, allocating nothing per exchange.
+type rawClient struct {
+	c    net.Conn
+	buf  []byte
+	have int
+}
 
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discard) WriteHeader(int)             {}
-func (d *discard) Flush()                      {}
+func dialRaw(b *testing.B, addr string) *rawClient {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return &rawClient{c: c, buf: make([]byte, 1<<20)}
+}
 
-// BenchmarkProxyRequest is one whole proxied GET (1 KiB answer) through the
-// handler, the route actor and a pooled upstream connection.
+// do sends request (and body) and reads one answer; it returns its status
+// digits' first byte ('2' for 2xx).
+func (rc *rawClient) do(b *testing.B, request, body []byte) byte {
+	if _, err := rc.c.Write(request); err != nil {
+		b.Fatal(err)
+	}
+	if len(body) > 0 {
+		if _, err := rc.c.Write(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	end := bytes.Index(rc.buf[:rc.have], []byte("\r\n\r\n"))
+	for end < 0 {
+		n, err := rc.c.Read(rc.buf[rc.have:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc.have += n
+		end = bytes.Index(rc.buf[:rc.have], []byte("\r\n\r\n"))
+	}
+	status := rc.buf[9]
+	need := end + 4 + declaredLength(rc.buf[:end])
+	for rc.have < need {
+		n, err := rc.c.Read(rc.buf[rc.have:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc.have += n
+	}
+	copy(rc.buf, rc.buf[need:rc.have])
+	rc.have -= need
+	return status
+}
+
+// BenchmarkProxyRequest is one whole proxied GET (1 KiB answer), proxy side
+// only: parse, route actor pick, pooled upstream exchange, answer, metrics.
 func BenchmarkProxyRequest(b *testing.B) {
-	p := benchProxy(b)
+	up := cannedBackend(b, 1024)
+	addr := benchServer(b, "[health]\ninterval = \"1h\"\n"+routeConf("/api", up))
+	rc := dialRaw(b, addr)
+	req := []byte("GET /api/users?page=2 HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench/1.0\r\n" +
+		"Accept: text/html,application/xhtml+xml\r\nAccept-Language: en\r\nAccept-Encoding: gzip\r\n" +
+		"Cookie: session=abc123\r\nConnection: keep-alive\r\n\r\n")
+	rc.do(b, req, nil) // warm the upstream pool
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		req := httptest.NewRequest(http.MethodGet, "/api/users", nil)
-		req.RemoteAddr = "127.0.0.1:40000"
-		w := &discard{h: http.Header{}}
-		p.ServeHTTP(w, req)
-	}
-}
-
-// BenchmarkCleanRequest is header hygiene and X-Forwarded-* for a typical
-// browser request.
-func BenchmarkCleanRequest(b *testing.B) {
-	m := NewMetrics("bench", nil)
-	p := New(quiet, "bench", &Table{cfg: &proxyconf.Config{}}, m)
-	t := p.Table()
-	id := []string{"req-1"}
-	base := http.Header{
-		"Accept": {"text/html"}, "Accept-Language": {"en"}, "User-Agent": {"bench"},
-		"Connection": {"keep-alive"}, "Keep-Alive": {"timeout=5"}, "Cookie": {"a=1"},
-		"X-Forwarded-For": {"10.0.0.1"},
-	}
-	req := httptest.NewRequest(http.MethodGet, "/api/users", nil)
-	req.RemoteAddr = "192.0.2.1:40000"
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		req.Header = base.Clone()
-		p.cleanRequest(req, t, id)
+	for b.Loop() {
+		if s := rc.do(b, req, nil); s != '2' {
+			b.Fatalf("status %cxx", s)
+		}
 	}
 }
 
 // BenchmarkProxyUpload is one whole proxied POST of a 64 KiB body.
 func BenchmarkProxyUpload(b *testing.B) {
-	p := benchProxy(b)
+	up := cannedBackend(b, 16)
+	addr := benchServer(b, "[health]\ninterval = \"1h\"\n"+routeConf("/api", up))
+	rc := dialRaw(b, addr)
 	body := bytes.Repeat([]byte("ferrum"), 64<<10/6+1)[:64<<10]
+	req := []byte("POST /api/upload HTTP/1.1\r\nHost: bench.example\r\nContent-Type: application/octet-stream\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	rc.do(b, req, body)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		req := httptest.NewRequest(http.MethodPost, "/api/upload", bytes.NewReader(body))
-		req.RemoteAddr = "127.0.0.1:40000"
-		w := &discard{h: http.Header{}}
-		p.ServeHTTP(w, req)
+	for b.Loop() {
+		if s := rc.do(b, req, body); s != '2' {
+			b.Fatalf("status %cxx", s)
+		}
+	}
+}
+
+// BenchmarkProxyLargeResponse is one proxied GET of a 256 KiB answer.
+func BenchmarkProxyLargeResponse(b *testing.B) {
+	up := cannedBackend(b, 256<<10)
+	addr := benchServer(b, "[health]\ninterval = \"1h\"\n"+routeConf("/api", up))
+	rc := dialRaw(b, addr)
+	req := []byte("GET /api/big HTTP/1.1\r\nHost: bench.example\r\n\r\n")
+	rc.do(b, req, nil)
+	b.ReportAllocs()
+	b.SetBytes(256 << 10)
+	b.ResetTimer()
+	for b.Loop() {
+		if s := rc.do(b, req, nil); s != '2' {
+			b.Fatalf("status %cxx", s)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"ferrum/actors"
+	"ferrum/actors/proxy/headers"
+	"ferrum/actors/proxy/wire"
 )
 
 // Paths of the proxy's own endpoints.
@@ -18,87 +21,112 @@ const (
 	pathMetrics        = "/metrics"
 )
 
-// ownEndpoint serves the proxy's own paths on the client-facing listener and
+// answer is one of the proxy's own answers, whole, so the client loop and
+// the debug listener's net/http server can both send it.
+type answer struct {
+	status      int
+	contentType string
+	body        string
+	extra       []wire.Field
+}
+
+var (
+	noStore   = []wire.Field{{Name: []byte("Cache-Control"), Value: []byte("no-store")}}
+	challenge = []wire.Field{{Name: []byte("WWW-Authenticate"), Value: []byte("Bearer")}}
+)
+
+// ownEndpoint serves the proxy's own paths on the client listener and
 // reports whether it did. /health is always the proxy's; the debug paths are
 // too unless debug.listen moved them.
-func (p *Proxy) ownEndpoint(w http.ResponseWriter, r *http.Request, t *Table, path string) bool {
-	switch path {
+func (p *Proxy) ownEndpoint(cc *clientConn, t *Table) bool {
+	var a answer
+	switch cc.r.path {
 	case pathHealth:
-		setRequestID(w, r)
-		p.health(w)
-		return true
+		a = p.health()
 	case pathHealthBackends, pathMetrics:
 		if t.cfg.Debug.Listen != "" {
 			return false
 		}
-		setRequestID(w, r)
-		p.debug(w, r, t, path)
-		return true
+		accept, _ := fieldValue(cc.req.Fields, "accept")
+		auth, _ := fieldValue(cc.req.Fields, "authorization")
+		a = p.debug(t, cc.r.path, string(accept), string(auth))
+	default:
+		return false
 	}
-	return false
+	cc.r.status = a.status
+	if err := cc.writeAnswer(a.status, a.contentType, a.body, cc.r.close || cc.r.body.present(), a.extra); err != nil {
+		cc.r.abort = true
+	}
+	return true
 }
 
-// setRequestID gives an answer of the proxy's own the request's id, as
-// proxied answers have.
-func setRequestID(w http.ResponseWriter, r *http.Request) string {
-	id := requestID(r)
-	w.Header()["X-Request-Id"] = []string{id}
-	return id
+// status answers GET / when no route has "/": a short plain-text note.
+func (p *Proxy) status(cc *clientConn) {
+	cc.r.status = http.StatusOK
+	body := fmt.Sprintf("ferrum %s is running; see /health and /health/backends\n", p.version)
+	if err := cc.writeAnswer(http.StatusOK, "text/plain; charset=utf-8", body, cc.r.close, nil); err != nil {
+		cc.r.abort = true
+	}
 }
 
 // DebugHandler serves /health/backends, /metrics and /health on the separate
-// debug listener.
+// debug listener, through net/http.
 func (p *Proxy) DebugHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := setRequestID(w, r)
+		id := r.Header.Get("X-Request-Id")
+		if len(r.Header["X-Request-Id"]) != 1 || !headers.ValidRequestID(id) {
+			id = string(appendNewID(nil))
+		}
+		var a answer
 		switch r.URL.Path {
 		case pathHealth:
-			p.health(w)
+			a = p.health()
 		case pathHealthBackends, pathMetrics:
-			p.debug(w, r, p.table.Load(), r.URL.Path)
+			a = p.debug(p.table.Load(), r.URL.Path, r.Header.Get("Accept"), r.Header.Get("Authorization"))
 		default:
-			plain(w, http.StatusNotFound, id)
+			a = answer{status: http.StatusNotFound, contentType: "text/plain; charset=utf-8", body: statusBody(http.StatusNotFound)}
 		}
+		h := w.Header()
+		h.Set("Content-Type", a.contentType)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Request-Id", id)
+		for _, f := range a.extra {
+			h.Set(string(f.Name), string(f.Value))
+		}
+		w.WriteHeader(a.status)
+		_, _ = w.Write([]byte(a.body))
 	})
 }
 
-func (p *Proxy) health(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+func (p *Proxy) health() answer {
 	if p.draining.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprint(w, `{"status":"draining"}`+"\n")
-		return
+		return answer{status: http.StatusServiceUnavailable, contentType: "application/json", body: `{"status":"draining"}` + "\n", extra: noStore}
 	}
-	fmt.Fprint(w, `{"status":"ok"}`+"\n")
-}
-
-func (p *Proxy) status(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "ferrum %s is running; see /health and /health/backends\n", p.version)
+	return answer{status: http.StatusOK, contentType: "application/json", body: `{"status":"ok"}` + "\n", extra: noStore}
 }
 
 // debug serves one debug path after the expose and token checks.
-func (p *Proxy) debug(w http.ResponseWriter, r *http.Request, t *Table, path string) {
+func (p *Proxy) debug(t *Table, path, accept, authorization string) answer {
 	d := t.cfg.Debug
 	exposed := d.ExposeBackendHealth
 	if path == pathMetrics {
-		exposed = d.ExposeMetrics && p.metricsH != nil
+		exposed = d.ExposeMetrics
 	}
+	plainText := "text/plain; charset=utf-8"
 	if !exposed {
-		plain(w, http.StatusNotFound, "") // the id is already set
-		return
+		return answer{status: http.StatusNotFound, contentType: plainText, body: statusBody(http.StatusNotFound)}
 	}
-	if d.AuthToken != "" && !tokenOK(r.Header.Get("Authorization"), d.AuthToken) {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		plain(w, http.StatusUnauthorized, "")
-		return
+	if d.AuthToken != "" && !tokenOK(authorization, d.AuthToken) {
+		return answer{status: http.StatusUnauthorized, contentType: plainText, body: statusBody(http.StatusUnauthorized), extra: challenge}
 	}
 	if path == pathMetrics {
-		p.metricsH.ServeHTTP(w, r)
-		return
+		contentType, body, err := p.metrics.Render(accept)
+		if err != nil {
+			return answer{status: http.StatusInternalServerError, contentType: plainText, body: "metrics unavailable\n"}
+		}
+		return answer{status: http.StatusOK, contentType: contentType, body: body}
 	}
-	p.backends(w, r, t)
+	return p.backends(t, accept)
 }
 
 // tokenOK compares a bearer token in constant time.
@@ -148,29 +176,30 @@ type (
 	}
 )
 
-func (p *Proxy) backends(w http.ResponseWriter, r *http.Request, t *Table) {
-	w.Header().Set("Cache-Control", "no-store")
-	accept := r.Header.Get("Accept")
+// backends is /health/backends: JSON, or one line per backend for a client
+// that asks for text/plain. It reads only published snapshots and views:
+// it never waits on an actor.
+func (p *Proxy) backends(t *Table, accept string) answer {
 	if strings.Contains(accept, "text/plain") && !strings.Contains(accept, "application/json") {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		var b strings.Builder
 		for _, rt := range t.routes {
-			for _, b := range rt.backends {
+			for _, u := range rt.backends {
 				word := "unhealthy"
-				if b.actor.Snapshot().InRotation() {
+				if u.actor.Snapshot().InRotation() {
 					word = "healthy"
 				}
-				fmt.Fprintf(w, "%s %s\n", b.url, word)
+				fmt.Fprintf(&b, "%s %s\n", u.url, word)
 			}
 		}
-		return
+		return answer{status: http.StatusOK, contentType: "text/plain; charset=utf-8", body: b.String(), extra: noStore}
 	}
 	doc := backendsDoc{Routes: make([]routeDoc, 0, len(t.routes))}
 	for _, rt := range t.routes {
 		inflight := rt.actor.Inflight()
 		rd := routeDoc{PathPrefix: rt.conf.PathPrefix, Balancing: string(rt.conf.Balancing)}
-		for i, b := range rt.backends {
-			bd := backendDoc{URL: b.url}
-			fillBackend(&bd, b.actor.Snapshot())
+		for i, u := range rt.backends {
+			bd := backendDoc{URL: u.url}
+			fillBackend(&bd, u.actor.Snapshot())
 			if i < len(inflight) {
 				bd.Inflight = inflight[i]
 			}
@@ -178,10 +207,11 @@ func (p *Proxy) backends(w http.ResponseWriter, r *http.Request, t *Table) {
 		}
 		doc.Routes = append(doc.Routes, rd)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(doc)
+	return answer{status: http.StatusOK, contentType: "application/json", body: buf.String(), extra: noStore}
 }
 
 func fillBackend(bd *backendDoc, s *actors.BackendSnapshot) {

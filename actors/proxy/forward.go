@@ -1,9 +1,7 @@
 package proxy
 
 import (
-	"context"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -12,62 +10,59 @@ import (
 	"ferrum/messages"
 )
 
-// lastResponseLimit bounds how much of a retried response is kept so the
-// client can still get it when every attempt fails.
-const lastResponseLimit = 64 << 10
-
-// heldResponse is a complete upstream answer kept while another attempt runs.
-type heldResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// forward sends the request to the route's backends, retrying as the route's
-// [retry] allows, and streams the answer back. It fills ex for accounting.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, target string, ex *exchange) {
-	rc := rt.conf
-	up := &rc.Upstream
-	if r.ContentLength > up.MaxRequestBodyBytes {
-		p.fail(w, ex, failure{kind: KindRequestTooLarge, status: http.StatusRequestEntityTooLarge, client: true})
+// proxy forwards a request that matched r.route: a protocol upgrade to a
+// tunnel, anything else through forward.
+func (cc *clientConn) proxy(t *Table) {
+	r, req := &cc.r, &cc.req
+	rt := r.route
+	var upgrade []byte
+	if req.ConnUpgrade && len(req.Upgrade) > 0 && !r.body.present() {
+		// A request with a body is not turned into a tunnel (curl asks
+		// for h2c on every plain-http request, POSTs included); its
+		// Upgrade is dropped like any hop-by-hop field.
+		upgrade = req.Upgrade
+	}
+	cc.buildUpstreamHead(t, rt, upgrade)
+	hash, hasHash := cc.hashKey(t, rt)
+	r.body.configure(rt, t.cfg.Server.ClientBodyMinRate)
+	if upgrade != nil {
+		cc.upgrade(hash, hasHash)
 		return
 	}
+	cc.forward(hash, hasHash)
+}
 
-	idempotent := isIdempotent(r.Method)
-	retry := &rc.Retry
-	var body *bodyReader
-	var replay []byte // whole body kept for replay; nil when streamed or empty
-	hasBody := ex.hasBody
-	if hasBody {
-		body = newBodyReader(w, r, rc.ClientBodyTimeout, up.MaxRequestBodyBytes)
-		ex.body = body
-		if idempotent && retry.MaxAttempts > 1 && r.ContentLength > 0 && r.ContentLength <= retry.MaxBufferedBodyBytes {
-			b, err := body.readFull(r.ContentLength)
-			if err != nil {
-				p.fail(w, ex, body.failure())
-				return
-			}
-			replay = b
-		}
+// forward sends the request to the route's backends, retrying as the
+// route's [retry] allows, and streams the answer back.
+func (cc *clientConn) forward(hash uint64, hasHash bool) {
+	r := &cc.r
+	rt := r.route
+	if r.body.length > rt.conf.Upstream.MaxRequestBodyBytes {
+		cc.fail(failure{kind: KindRequestTooLarge, status: http.StatusRequestEntityTooLarge, client: true})
+		return
 	}
-
-	ctx, cancel := context.WithTimeout(r.Context(), retry.TotalTimeout)
-	defer cancel()
-	hash, hasHash := p.hashKey(r, rt)
-	a := attempts{p: p, r: r, ctx: ctx, idempotent: idempotent, body: body, replayable: replay != nil}
+	retry := &rt.conf.Retry
+	var replay []byte // the whole body kept for another attempt; nil when streamed or empty
+	if r.body.length > 0 && r.idem && retry.MaxAttempts > 1 && r.body.length <= retry.MaxBufferedBodyBytes {
+		b, err := r.body.readAll(r.body.length)
+		if err != nil {
+			cc.fail(classifyBody(err))
+			return
+		}
+		replay = b
+	}
+	a := retries{cc: cc, deadline: time.Now().Add(retry.TotalTimeout), replayable: replay != nil}
 	defer a.giveBack()
 	var held *heldResponse
 	var last failure
 	avoid := -1
-	reply := make(chan messages.PickReply, 1)
 	for attempt := 1; ; attempt++ {
-		idx, ok, err := rt.actor.Pick(ctx, reply, avoid, hash, hasHash, a.token != nil)
+		at, ok, err := cc.pick(rt, avoid, hash, hasHash, a.token != nil)
 		a.picked = a.picked || (a.token != nil && err == nil && ok)
 		if errors.Is(err, actors.ErrRetired) {
-			reply = make(chan messages.PickReply, 1) // a retired actor may still answer into the old one
 			// A reload replaced the route's actor after this request read
 			// the table: carry on with the route as it is now.
-			if next := p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
+			if next := cc.p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
 				// A retry token held is the old actor's; give it back
 				// there, so the new actor's budget never counts a retry
 				// whose token it did not grant.
@@ -79,118 +74,182 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rt *route, targe
 		}
 		if err != nil || !ok {
 			switch {
-			case r.Context().Err() != nil:
+			case cc.wait.gone.Load() || cc.ctx.Err() != nil:
 				last = failure{kind: KindClientDisconnect, status: 499, client: true}
 			case held != nil || last.kind != "":
 				// An earlier attempt's answer (or failure) stands.
-			case err == nil || errors.Is(err, actors.ErrRetired):
+			default:
 				// No backend in rotation, or a reload removed the route
 				// while this request was on its way.
 				last = failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}
-			default:
-				last = failure{kind: KindUpstreamTimeout, status: http.StatusGatewayTimeout}
 			}
-			p.finish(w, ex, held, last)
+			cc.finishWith(held, last)
 			return
 		}
-		ex.unreported, ex.unreportedIdx = rt, idx
-		b := rt.backends[idx]
-		ex.backend = b
-		ex.attempts = attempt
-		ex.attemptStart = time.Now()
-		ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header}
-		if !rt.conf.PreserveHost || ur.host == "" {
-			// An HTTP/1.0 client may send no Host; the backend
-			// still gets one.
-			ur.host = b.host
-		}
-		switch {
-		case replay != nil:
-			ur.body, ur.length, ur.replay = bytesReader(replay), int64(len(replay)), replay
-		case hasBody:
-			ur.body, ur.length = body, r.ContentLength
-		}
-		// total_timeout bounds the attempt until response headers; a
-		// response being streamed is bounded by read_timeout pauses only.
-		resp, err := b.pool.roundTrip(ctx, &ur, a.canResend)
+		pc, err := cc.try(rt, at, attempt, replay, &a)
 		a.giveBack()
 		if err != nil {
-			f := classify(err, body, r.Context(), ctx)
-			p.report(ex, rt, idx, f.client, 0, f.kind)
+			f := classify(err, cc.wait.gone.Load())
+			cc.charge(rt, at, f)
 			last = f
-			if a.allowed(rt, attempt, f.reason, f.client) {
-				p.retryLog(ex, rt, b, attempt, f.reason)
+			if a.allowed(rt, attempt, f) {
+				cc.p.retryLog(cc, rt, rt.backends[at], attempt, f.reason)
 				if a.wait(attempt) {
-					avoid = idx
+					avoid = at
 					continue
 				}
 			}
-			p.finish(w, ex, held, last)
+			cc.finishWith(held, last)
 			return
 		}
-		if retry.RetriesStatus(resp.StatusCode) && resp.ContentLength <= lastResponseLimit &&
-			a.allowed(rt, attempt, ReasonStatus, false) {
-			h, complete := keepResponse(resp)
-			p.report(ex, rt, idx, false, resp.StatusCode, "")
+		status := pc.resp.Status
+		if retry.RetriesStatus(status) && pc.resp.ContentLength <= lastResponseLimit &&
+			a.allowed(rt, attempt, failure{reason: ReasonStatus}) {
+			h, complete := hold(pc)
+			cc.report(rt, at, false, status, "")
 			if complete {
 				held, last = h, failure{}
 			} else {
 				last = failure{kind: KindUpstreamReset, status: http.StatusBadGateway}
 			}
-			p.retryLog(ex, rt, b, attempt, ReasonStatus)
+			cc.p.retryLog(cc, rt, rt.backends[at], attempt, ReasonStatus)
 			if !a.wait(attempt) {
-				p.finish(w, ex, held, last)
+				cc.finishWith(held, last)
 				return
 			}
-			avoid = idx
+			avoid = at
 			continue
 		}
-		p.stream(w, ex, rt, idx, resp)
+		cc.stream(rt, at, pc)
 		return
 	}
 }
 
-// attempts decides on retries for one client request and holds its retry
+// try makes one attempt at backend idx of rt and returns the connection
+// with the answer's head read.
+func (cc *clientConn) try(rt *route, idx, attempt int, replay []byte, a *retries) (*pconn, error) {
+	r := &cc.r
+	r.unreported, r.unreportedIdx = rt, idx
+	b := rt.backends[idx]
+	r.backend, r.attempts, r.attemptStart = b, attempt, time.Now()
+	ur := upRequest{isHead: r.head, deadline: a.deadline}
+	var n int64
+	switch {
+	case replay != nil:
+		ur.body, ur.length, ur.replay = bytesReader(replay), int64(len(replay)), replay
+		n = ur.length
+	case r.body.present():
+		ur.body, ur.length = &r.body, r.body.length
+		n = ur.length
+	}
+	ur.head = cc.attemptHead(rt, b, n)
+	return b.pool.roundTrip(cc, &ur, a.canResend())
+}
+
+// pick asks the route actor for a backend on the connection's reply
+// channel, which it replaces after an ErrRetired (a retired actor may
+// still answer into it).
+func (cc *clientConn) pick(rt *route, avoid int, hash uint64, hasHash, retry bool) (int, bool, error) {
+	idx, ok, err := rt.actor.Pick(cc.ctx, cc.reply, avoid, hash, hasHash, retry)
+	if errors.Is(err, actors.ErrRetired) {
+		cc.reply = make(chan messages.PickReply, 1)
+	}
+	return idx, ok, err
+}
+
+// finishWith answers after the last attempt: the last real upstream answer
+// when one was kept, the failure's own status otherwise.
+func (cc *clientConn) finishWith(held *heldResponse, last failure) {
+	if held == nil {
+		cc.fail(last)
+		return
+	}
+	cc.sendHeld(held)
+}
+
+// charge reports a failed attempt: to the backend actor unless ferrum
+// itself ran short, when only the pick is given back and the shortage
+// logged.
+func (cc *clientConn) charge(rt *route, idx int, f failure) {
+	if !f.local {
+		cc.report(rt, idx, f.client, 0, f.kind)
+		return
+	}
+	rt.actor.Release(idx)
+	cc.r.unreported = nil
+	cc.p.shortage.note(cc.p.log, f.what)
+}
+
+// report tells the backend actor how an attempt went, releases the pick and
+// counts the attempt.
+func (cc *clientConn) report(rt *route, idx int, clientFault bool, status int, kind string) {
+	r := &cc.r
+	o := messages.Outcome{Status: status, Kind: kind}
+	switch {
+	case clientFault:
+		o.Class = messages.Cancelled
+	case kind != "":
+		o.Class = messages.Failure
+	case rt.conf.Health.PassiveFailureStatus.Contains(status):
+		o.Class = messages.Failure
+	}
+	b := rt.backends[idx]
+	b.actor.Report(o)
+	rt.actor.Release(idx)
+	r.unreported = nil
+	d := time.Since(r.attemptStart)
+	r.upstream += d
+	b.metrics.attempt(o.Class, d.Seconds())
+}
+
+// releaseUnreported gives back a pick that was never reported, which only a
+// panic between pick and report can leave behind: the route's count of
+// attempts in flight would otherwise stay one too high for good.
+func (r *request) releaseUnreported() {
+	if r.unreported != nil {
+		r.unreported.actor.Release(r.unreportedIdx)
+		r.unreported = nil
+	}
+}
+
+// retries decides on retries for one client request and holds its retry
 // token while a retry is under way.
-type attempts struct {
-	p          *Proxy
-	r          *http.Request
-	ctx        context.Context // bounded by total_timeout
-	idempotent bool
-	body       *bodyReader
+type retries struct {
+	cc         *clientConn
+	deadline   time.Time // total_timeout
 	replayable bool
 	token      *route // route whose retry token is held, nil for none
 	picked     bool   // a retry attempt was picked under the token
 }
 
-// allowed reports whether another attempt may follow one that failed for
-// reason, and takes a token from the route's retry budget when it may.
-func (a *attempts) allowed(rt *route, attempt int, reason string, clientFault bool) bool {
+// allowed reports whether another attempt may follow one that failed with
+// f, and takes a token from the route's retry budget when it may.
+func (a *retries) allowed(rt *route, attempt int, f failure) bool {
 	rp := &rt.conf.Retry
-	if clientFault || attempt >= rp.MaxAttempts || a.ctx.Err() != nil {
+	r := &a.cc.r
+	if f.client || f.local || f.reason == "" || attempt >= rp.MaxAttempts || a.cc.ctx.Err() != nil {
 		return false
 	}
-	bodyIntact := a.body == nil || a.replayable || a.body.n == 0
-	if !bodyIntact || (reason != ReasonConnect && !a.idempotent) {
+	bodyIntact := !r.body.present() || a.replayable || r.body.n == 0 && r.body.err == nil
+	if !bodyIntact || (f.reason != ReasonConnect && !r.idem) {
 		return false
 	}
-	if dl, ok := a.ctx.Deadline(); ok && time.Until(dl) <= rp.Backoff/2 {
+	if time.Until(a.deadline) <= rp.Backoff/2 {
 		return false
 	}
-	if !rt.actor.MayRetry(a.ctx) {
-		if rt.metrics != nil {
-			rt.metrics.skipped.Inc()
-		}
+	if !rt.actor.MayRetry(a.cc.ctx) {
+		rt.metrics.skipped()
 		return false
 	}
 	a.token = rt
 	return true
 }
 
-// wait sleeps the backoff before attempt+1; false when time ran out first.
-func (a *attempts) wait(attempt int) bool {
+// wait sleeps the backoff before attempt+1; false when time ran out first
+// or the client left.
+func (a *retries) wait(attempt int) bool {
 	d := backoff(a.token.conf.Retry.Backoff, attempt)
-	if dl, ok := a.ctx.Deadline(); ok && time.Until(dl) <= d {
+	if time.Until(a.deadline) <= d {
 		return false
 	}
 	t := time.NewTimer(d)
@@ -198,7 +257,7 @@ func (a *attempts) wait(attempt int) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-a.ctx.Done():
+	case <-a.cc.ctx.Done():
 		return false
 	}
 }
@@ -206,12 +265,13 @@ func (a *attempts) wait(attempt int) bool {
 // canResend reports whether a request that got nothing back from a reused
 // keep-alive connection may go out again on a new one: only an idempotent
 // request whose body, if any, is kept whole.
-func (a *attempts) canResend() bool {
-	return a.idempotent && (a.body == nil || a.replayable)
+func (a *retries) canResend() bool {
+	r := &a.cc.r
+	return r.idem && (!r.body.present() || a.replayable)
 }
 
 // giveBack returns the retry token, if one is held.
-func (a *attempts) giveBack() {
+func (a *retries) giveBack() {
 	if a.token != nil {
 		a.token.actor.ReleaseRetry(a.picked)
 		a.token, a.picked = nil, false
@@ -226,45 +286,4 @@ func backoff(base time.Duration, attempt int) time.Duration {
 		return 0
 	}
 	return d/2 + rand.N(d)
-}
-
-// keepResponse reads a small retried response whole so it can still be the
-// answer when later attempts fail; complete is false when it was too large.
-func keepResponse(resp *http.Response) (*heldResponse, bool) {
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, lastResponseLimit+1))
-	if err != nil || len(b) > lastResponseLimit {
-		return nil, false
-	}
-	return &heldResponse{status: resp.StatusCode, header: resp.Header, body: b}, true
-}
-
-func isIdempotent(method string) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return false
-}
-
-// report tells the backend actor how an attempt went, releases the pick and
-// counts the attempt.
-func (p *Proxy) report(ex *exchange, rt *route, idx int, clientFault bool, status int, kind string) {
-	o := messages.Outcome{Status: status, Kind: kind}
-	switch {
-	case clientFault:
-		o.Class = messages.Cancelled
-	case kind != "":
-		o.Class = messages.Failure
-	case rt.conf.Health.PassiveFailureStatus.Contains(status):
-		o.Class = messages.Failure
-	}
-	b := rt.backends[idx]
-	b.actor.Report(o)
-	rt.actor.Release(idx)
-	ex.unreported = nil
-	if b.metrics != nil {
-		b.metrics.outcomes[o.Class].Inc()
-		b.metrics.duration.Observe(time.Since(ex.attemptStart).Seconds())
-	}
 }

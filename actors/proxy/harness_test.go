@@ -54,22 +54,24 @@ func startProxyEnv(t *testing.T, conf string, getenv func(string) string) *harne
 	if err != nil {
 		t.Fatal(err)
 	}
-	pools := NewPools()
-	m := NewMetrics("test", nil)
-	p := New(quiet, "test", BuildTable(cfg, tree, pools, m), m)
+	s := NewServer(Options{Log: quiet, Version: "test", Metrics: NewMetrics("test", nil), Config: cfg, Tree: tree})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := p.httpServer(cfg)
-	go func() { _ = srv.Serve(p.Watch(ln)) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
 	t.Cleanup(func() {
-		srv.Close()
-		pools.CloseIdle()
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		s.Close()
 		sup.Shutdown()
 	})
 	addr := ln.Addr().String()
-	return &harness{t: t, url: "http://" + addr, addr: addr, p: p, cfg: cfg, tree: tree, sup: sup, pools: pools}
+	return &harness{t: t, url: "http://" + addr, addr: addr, p: s.Proxy(), cfg: cfg, tree: tree, sup: sup, pools: s.pools}
 }
 
 // backend starts a fake backend on loopback and returns its URL.

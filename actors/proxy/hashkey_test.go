@@ -9,14 +9,21 @@ func TestCookieValue(t *testing.T) {
 		want  string
 	}{
 		{[]string{"a=1; session=abc; z=2"}, "session", "abc"},
-		{[]string{"a=1", "session=\"q\""}, "session", "q"},
+		{[]string{"a=1", "session=\"q\""}, "session", "q"}, // one Cookie field per line
 		{[]string{"sessionx=1; xsession=2"}, "session", ""},
 		{[]string{"session"}, "session", ""},
 		{nil, "session", ""},
 		{[]string{"  session=sp ;"}, "session", "sp"},
 	}
 	for _, c := range cases {
-		if got := cookieValue(c.lines, c.name); got != c.want {
+		got := ""
+		for _, line := range c.lines {
+			if v := cookieValue([]byte(line), c.name); len(v) > 0 {
+				got = string(v)
+				break
+			}
+		}
+		if got != c.want {
 			t.Errorf("cookieValue(%q, %q) = %q, want %q", c.lines, c.name, got, c.want)
 		}
 	}

@@ -8,16 +8,15 @@ import (
 )
 
 // patientListener keeps accepting through errors such as running out of file
-// descriptors: each is logged and retried after a growing pause, so an
-// accept error never ends the process. Only closing the listener ends Accept.
+// descriptors: each is retried after a growing pause, so an accept error
+// never ends the process. A shortage of ferrum's own (file descriptors,
+// memory) is logged through the shortage log, at most every few seconds;
+// other errors once a second at most. Only closing the listener ends Accept.
 type patientListener struct {
 	net.Listener
-	log *slog.Logger
-}
-
-// Patient wraps ln so that accept errors are logged and retried with backoff.
-func Patient(ln net.Listener, log *slog.Logger) net.Listener {
-	return &patientListener{Listener: ln, log: log}
+	log      *slog.Logger
+	shortage *shortageLog
+	others   rateLog
 }
 
 func (l *patientListener) Accept() (net.Conn, error) {
@@ -31,7 +30,15 @@ func (l *patientListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		pause = min(max(2*pause, 5*time.Millisecond), time.Second)
-		l.log.Warn("accept_error", "listen", l.Addr().String(), "error", err.Error(), "retry_in", pause)
+		if what, ok := localShortage(err); ok {
+			l.shortage.note(l.log, what)
+		} else {
+			l.others.every = time.Second
+			if skipped, ok := l.others.allow(); ok {
+				l.log.Warn("accept_error", "listen", l.Addr().String(), "error", err.Error(), "retry_in", pause,
+					"not_logged_before", skipped)
+			}
+		}
 		time.Sleep(pause)
 	}
 }

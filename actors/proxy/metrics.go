@@ -3,10 +3,12 @@ package proxy
 import (
 	"net/http"
 	"runtime"
+	"strings"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"ferrum/messages"
@@ -125,44 +127,59 @@ func (m *Metrics) ConfigReload(ok bool) {
 // scraper accepts several; anything else gets the text format.
 var exposition = []expfmt.Format{expfmt.FmtOpenMetrics_1_0_0, expfmt.FmtOpenMetrics_0_0_1, expfmt.FmtText}
 
-// Handler serves the exposition: Prometheus text 0.0.4, or OpenMetrics when
-// the scraper's Accept asks for it.
+// Render returns the exposition for a scraper whose Accept field is accept:
+// Prometheus text 0.0.4, or OpenMetrics when it asks for it. In OpenMetrics
+// a counter X_total and a gauge X are one family name, which a strict
+// parser refuses (the Go collector's go_memstats_alloc_bytes_total and
+// go_memstats_alloc_bytes are such a pair): the counter is left out there.
+func (m *Metrics) Render(accept string) (contentType, body string, err error) {
+	mfs, err := m.reg.Gather()
+	if err != nil && len(mfs) == 0 {
+		return "", "", err
+	}
+	format := expfmt.NegotiateAccept(http.Header{"Accept": {accept}}, exposition...)
+	openMetrics := format.FormatType() == expfmt.TypeOpenMetrics
+	var families map[string]bool
+	if openMetrics {
+		families = make(map[string]bool, len(mfs))
+		for _, mf := range mfs {
+			families[mf.GetName()] = true
+		}
+	}
+	var b strings.Builder
+	enc := expfmt.NewEncoder(&b, format)
+	for _, mf := range mfs {
+		if openMetrics && mf.GetType() == dto.MetricType_COUNTER {
+			if base, ok := strings.CutSuffix(mf.GetName(), "_total"); ok && families[base] {
+				continue
+			}
+		}
+		if err := enc.Encode(mf); err != nil {
+			return "", "", err
+		}
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		_ = c.Close()
+	}
+	return string(format), b.String(), nil
+}
+
+// Handler serves the exposition through net/http.
 func (m *Metrics) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mfs, err := m.reg.Gather()
-		if err != nil && len(mfs) == 0 {
+		contentType, body, err := m.Render(r.Header.Get("Accept"))
+		if err != nil {
 			http.Error(w, "metrics unavailable", http.StatusInternalServerError)
 			return
 		}
-		format := expfmt.NegotiateAccept(r.Header, exposition...)
-		w.Header().Set("Content-Type", string(format))
-		enc := expfmt.NewEncoder(w, format)
-		for _, mf := range mfs {
-			if err := enc.Encode(mf); err != nil {
-				return
-			}
-		}
-		if c, ok := enc.(expfmt.Closer); ok {
-			_ = c.Close()
-		}
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write([]byte(body))
 	})
-}
-
-// methods are the method label values; anything else is OTHER.
-var methods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"}
-
-func methodIndex(m string) int {
-	for i, s := range methods[:len(methods)-1] {
-		if s == m {
-			return i
-		}
-	}
-	return len(methods) - 1
 }
 
 // commonCodes get a counter per route and method resolved on first use and
 // kept; other codes are looked up by label (a locked map) each time.
-var commonCodes = [...]int{200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 408, 413, 429, 431, 499, 500, 501, 502, 503, 504}
+var commonCodes = [...]int{200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 408, 413, 417, 429, 431, 499, 500, 501, 502, 503, 504}
 
 var codeSlot = func() (s [600]int8) {
 	for i := range s {
@@ -176,67 +193,210 @@ var codeSlot = func() (s [600]int8) {
 
 type counterBox struct{ c prometheus.Counter }
 
-// routeMetrics are one route's children.
+// counterSlot caches one child of a counter vector, resolved on first use:
+// a config with thousands of routes pays only for the series it uses.
+type counterSlot struct{ p atomic.Pointer[counterBox] }
+
+func (s *counterSlot) inc(vec *prometheus.CounterVec, a, b string) {
+	if c := s.p.Load(); c != nil {
+		c.c.Inc()
+		return
+	}
+	s.resolve(vec, a, b).Inc()
+}
+
+// resolve looks the child up; two goroutines may race to store it, and
+// both get the same counter from the vector, so either store is right.
+func (s *counterSlot) resolve(vec *prometheus.CounterVec, a, b string) prometheus.Counter {
+	var c prometheus.Counter
+	if b == "" {
+		c = vec.WithLabelValues(a)
+	} else {
+		c = vec.WithLabelValues(a, b)
+	}
+	s.p.Store(&counterBox{c})
+	return c
+}
+
+// value reads the counter, 0 when it was never used.
+func (s *counterSlot) value() float64 {
+	if c := s.p.Load(); c != nil {
+		return counterValue(c.c)
+	}
+	return 0
+}
+
+type observerBox struct{ o prometheus.Observer }
+
+// observerSlot is counterSlot for a histogram.
+type observerSlot struct{ p atomic.Pointer[observerBox] }
+
+func (s *observerSlot) observe(vec *prometheus.HistogramVec, v float64, labels ...string) {
+	if o := s.p.Load(); o != nil {
+		o.o.Observe(v)
+		return
+	}
+	s.resolve(vec, labels).Observe(v)
+}
+
+func (s *observerSlot) resolve(vec *prometheus.HistogramVec, labels []string) prometheus.Observer {
+	o := vec.WithLabelValues(labels...)
+	s.p.Store(&observerBox{o})
+	return o
+}
+
+// codeTable is one route's requests_total children for the common codes,
+// made on the route's first request.
+type codeTable [len(methods)][len(commonCodes)]atomic.Pointer[counterBox]
+
+// routeMetrics are one route's children. None exists before the route's
+// first use: then every per-route series but requests_total is made at
+// once (at zero), so a used route shows them all, and a config with
+// thousands of idle routes pays nothing for them.
 type routeMetrics struct {
 	m        *Metrics
 	name     string
-	codes    [len(methods)][len(commonCodes)]atomic.Pointer[counterBox]
-	duration prometheus.Observer
-	retries  map[string]prometheus.Counter // by reason; read-only once built
-	skipped  prometheus.Counter
-	errors   map[string]prometheus.Counter // by kind; read-only once built
-	tunnels  prometheus.Gauge
+	used     atomic.Bool
+	codes    atomic.Pointer[codeTable]
+	duration observerSlot
+	retries  [5]counterSlot // by RetryReasons index
+	skips    counterSlot
+	errors   [13]counterSlot // by Kinds index
+	tunnels  atomic.Pointer[gaugeBox]
+	backends []*backendMetrics // the route's backends' children; set by BuildTable
 }
 
+type gaugeBox struct{ g prometheus.Gauge }
+
 func (m *Metrics) forRoute(name string) *routeMetrics {
-	rm := &routeMetrics{m: m, name: name, duration: m.requestDuration.WithLabelValues(name),
-		retries: map[string]prometheus.Counter{}, errors: map[string]prometheus.Counter{},
-		skipped: m.retriesSkipped.WithLabelValues(name), tunnels: m.tunnels.WithLabelValues(name)}
-	for _, r := range RetryReasons {
-		rm.retries[r] = m.retries.WithLabelValues(name, r)
+	return &routeMetrics{m: m, name: name}
+}
+
+// touch makes the route's series on its first use.
+func (rm *routeMetrics) touch() {
+	if rm.used.Load() || rm.used.Swap(true) {
+		return
 	}
-	for _, k := range Kinds {
-		rm.errors[k] = m.errors.WithLabelValues(name, k)
+	m := rm.m
+	rm.duration.resolve(m.requestDuration, []string{rm.name})
+	rm.skips.resolve(m.retriesSkipped, rm.name, "")
+	for i, r := range RetryReasons {
+		rm.retries[i].resolve(m.retries, rm.name, r)
 	}
-	return rm
+	for i, k := range Kinds {
+		rm.errors[i].resolve(m.errors, rm.name, k)
+	}
+	rm.tunnels.Store(&gaugeBox{m.tunnels.WithLabelValues(rm.name)})
+	for _, bm := range rm.backends {
+		bm.touch()
+	}
 }
 
 // request counts one finished client request.
-func (rm *routeMetrics) request(method string, code int, seconds float64, kind string) {
-	mi := methodIndex(method)
+func (rm *routeMetrics) request(method int, code int, seconds float64, kind string) {
+	rm.touch()
 	if code >= 0 && code < len(codeSlot) && codeSlot[code] >= 0 {
-		slot := &rm.codes[mi][codeSlot[code]]
+		t := rm.codes.Load()
+		if t == nil {
+			t = new(codeTable)
+			if !rm.codes.CompareAndSwap(nil, t) {
+				t = rm.codes.Load()
+			}
+		}
+		slot := &t[method][codeSlot[code]]
 		b := slot.Load()
 		if b == nil {
-			// Two requests may race to resolve the same child; both get
-			// the same counter from the vector, so either store is right.
-			b = &counterBox{rm.m.requests.WithLabelValues(rm.name, methods[mi], itoa3(code))}
+			b = &counterBox{rm.m.requests.WithLabelValues(rm.name, methods[method], itoa3(code))}
 			slot.Store(b)
 		}
 		b.c.Inc()
 	} else {
-		rm.m.requests.WithLabelValues(rm.name, methods[mi], itoa3(code)).Inc()
+		rm.m.requests.WithLabelValues(rm.name, methods[method], itoa3(code)).Inc()
 	}
-	rm.duration.Observe(seconds)
+	rm.duration.observe(rm.m.requestDuration, seconds, rm.name)
 	if kind != "" {
-		if c := rm.errors[kind]; c != nil {
-			c.Inc()
+		if i := indexOf(Kinds, kind); i >= 0 {
+			rm.errors[i].inc(rm.m.errors, rm.name, kind)
 		}
 	}
 }
 
-// backendMetrics are one (route, backend) pair's children.
+// retry counts a retry made for reason.
+func (rm *routeMetrics) retry(reason string) {
+	rm.touch()
+	if i := indexOf(RetryReasons, reason); i >= 0 {
+		rm.retries[i].inc(rm.m.retries, rm.name, reason)
+	}
+}
+
+// skipped counts a retry the budget did not allow.
+func (rm *routeMetrics) skipped() {
+	rm.touch()
+	rm.skips.inc(rm.m.retriesSkipped, rm.name, "")
+}
+
+// tunnel moves the route's open tunnels by delta.
+func (rm *routeMetrics) tunnel(delta float64) {
+	rm.touch()
+	g := rm.tunnels.Load()
+	if g == nil {
+		g = &gaugeBox{rm.m.tunnels.WithLabelValues(rm.name)}
+		rm.tunnels.Store(g)
+	}
+	g.g.Add(delta)
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// backendMetrics are one (route, backend) pair's children, all made at the
+// pair's first attempt.
 type backendMetrics struct {
-	duration prometheus.Observer
-	outcomes [3]prometheus.Counter // by messages.Class
+	m        *Metrics
+	route    string
+	url      string
+	used     atomic.Bool
+	duration observerSlot
+	outcomes [3]counterSlot // by messages.Class
 }
 
 func (m *Metrics) forBackend(route, url string) *backendMetrics {
-	bm := &backendMetrics{duration: m.upstreamDuration.WithLabelValues(route, url)}
-	for _, c := range []messages.Class{messages.Success, messages.Failure, messages.Cancelled} {
-		bm.outcomes[c] = m.backendRequests.WithLabelValues(route, url, c.String())
+	return &backendMetrics{m: m, route: route, url: url}
+}
+
+// attempt counts one attempt of class c that took seconds.
+func (bm *backendMetrics) attempt(c messages.Class, seconds float64) {
+	bm.touch()
+	s := &bm.outcomes[c]
+	if b := s.p.Load(); b != nil {
+		b.c.Inc()
+	} else {
+		bm.resolveOutcome(c).Inc()
 	}
-	return bm
+	bm.duration.observe(bm.m.upstreamDuration, seconds, bm.route, bm.url)
+}
+
+// touch makes the pair's series on first use.
+func (bm *backendMetrics) touch() {
+	if bm.used.Load() || bm.used.Swap(true) {
+		return
+	}
+	for _, k := range []messages.Class{messages.Success, messages.Failure, messages.Cancelled} {
+		bm.resolveOutcome(k)
+	}
+	bm.duration.resolve(bm.m.upstreamDuration, []string{bm.route, bm.url})
+}
+
+func (bm *backendMetrics) resolveOutcome(c messages.Class) prometheus.Counter {
+	ctr := bm.m.backendRequests.WithLabelValues(bm.route, bm.url, c.String())
+	bm.outcomes[c].p.Store(&counterBox{ctr})
+	return ctr
 }
 
 func itoa3(c int) string {

@@ -1,41 +1,45 @@
-// Package proxy is ferrum's request path: it matches a request to a route,
-// asks the route actor for a backend, forwards the request with clean
-// headers, and streams the answer back, reporting each attempt's outcome to
-// the backend's actor. It talks to actors only through their methods.
+// Package proxy is ferrum's request path: its own HTTP/1.1 connection loop
+// reads each request head into a per-connection buffer, matches it to a
+// route, asks the route actor for a backend, forwards the request with clean
+// fields on a pooled upstream connection in the same goroutine, and streams
+// the answer back, reporting each attempt's outcome to the backend's actor.
+// It talks to actors only through their methods.
 package proxy
 
 import (
 	"log/slog"
-	"net/http"
-	"net/netip"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"ferrum/actors/proxy/headers"
-	"ferrum/actors/proxy/pathx"
 	"ferrum/proxyconf"
 )
 
-// Proxy is the client-facing HTTP handler. Its route table is swapped whole
-// by SetTable; each request reads it once.
+// Proxy is what every client connection shares: the route table (swapped
+// whole by SetTable; each request reads it once), the drain flags, the
+// metrics, and the open tunnels.
 type Proxy struct {
-	log      *slog.Logger
-	version  string
-	table    atomic.Pointer[Table] // written by SetTable
-	draining atomic.Bool           // written by StartDrain
-	metrics  *Metrics              // nil: no metrics; set once by New
-	metricsH http.Handler
-	tunnels  tunnels
+	log     *slog.Logger
+	version string
+	metrics *Metrics              // never nil
+	listen  *proxyconf.Config     // the settings the listeners started with; never written after New
+	table   atomic.Pointer[Table] // written by SetTable
+	tunnels tunnels               //
+	// draining is set when a drain begins: every answer from then on
+	// carries Connection: close. listenerClosed is set when the listeners
+	// close: idle connections then close too.
+	draining       atomic.Bool
+	listenerClosed atomic.Bool
+
+	shortage shortageLog // local resource shortages, logged at most every few seconds
+	retries  rateLog     // retry_attempt lines, at most a few a second
 }
 
-// New returns a proxy serving t, counting in m (nil for none; t must then
-// have been built without metrics too).
-func New(log *slog.Logger, version string, t *Table, m *Metrics) *Proxy {
-	p := &Proxy{log: log, version: version, metrics: m}
-	if m != nil {
-		p.metricsH = m.Handler()
-	}
+// New returns a proxy serving t, counting in m. listen is the configuration
+// the listeners run with: the settings only a restart changes come from it.
+func New(log *slog.Logger, version string, listen *proxyconf.Config, t *Table, m *Metrics) *Proxy {
+	p := &Proxy{log: log, version: version, metrics: m, listen: listen}
+	p.retries.every = time.Second / retryLinesPerSecond
 	p.SetTable(t)
 	return p
 }
@@ -43,156 +47,75 @@ func New(log *slog.Logger, version string, t *Table, m *Metrics) *Proxy {
 // SetTable makes t the route table for requests that start from now on.
 func (p *Proxy) SetTable(t *Table) {
 	p.table.Store(t)
-	if p.metrics != nil {
-		p.metrics.table.Store(t)
-	}
+	p.metrics.table.Store(t)
 }
 
 // Table returns the route table in force.
 func (p *Proxy) Table() *Table { return p.table.Load() }
 
-// StartDrain makes /health answer 503 from now on.
+// StartDrain makes /health answer 503 from now on, and every answer carry
+// Connection: close.
 func (p *Proxy) StartDrain() { p.draining.Store(true) }
 
-// httpServer returns the client-facing HTTP server for cfg, serving p.
-func (p *Proxy) httpServer(cfg *proxyconf.Config) *http.Server {
-	return &http.Server{
-		Handler:           p,
-		ReadHeaderTimeout: cfg.Server.ClientHeaderTimeout,
-		IdleTimeout:       cfg.Server.IdleTimeout,
-		// net/http allows 4 KiB beyond MaxHeaderBytes for its own buffering;
-		// take it off so heads over max_header_bytes get 431.
-		MaxHeaderBytes: max(cfg.Server.MaxHeaderBytes-4096, 1024),
-		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+// retryLinesPerSecond bounds the retry_attempt lines: a backend failing
+// under load would otherwise log once per request.
+const retryLinesPerSecond = 10
+
+// retryLog counts a retry and logs it, at most retryLinesPerSecond a second;
+// a line says how many were left out since the last.
+func (p *Proxy) retryLog(cc *clientConn, rt *route, b *upstream, attempt int, reason string) {
+	rt.metrics.retry(reason)
+	if skipped, ok := p.retries.allow(); ok {
+		p.log.Info("retry_attempt", "request_id", string(cc.idBuf), "route", rt.conf.PathPrefix, "backend", b.url,
+			"attempt", attempt, "reason", reason, "not_logged_before", skipped)
 	}
 }
 
-// ServeHTTP handles one client request.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	t := p.table.Load()
-	if len(r.TransferEncoding) > 0 || !r.ProtoAtLeast(1, 1) {
-		// The framing may have been ambiguous, and net/http hides it:
-		// it drops Content-Length from an HTTP/1.1 request that also
-		// has Transfer-Encoding, and Transfer-Encoding from any HTTP/1.0
-		// request (whose chunked body would then be read as the next
-		// request). RFC 9112 says to close after such a message; since
-		// they cannot be told apart, every chunked request and every
-		// HTTP/1.0 request is the connection's last.
-		w.Header().Set("Connection", "close")
+// rateLog lets a line through at most once per every; the others are
+// counted and the count handed to the next line let through.
+type rateLog struct {
+	every   time.Duration
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+func (l *rateLog) allow() (skipped int, ok bool) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.last) < l.every {
+		l.skipped++
+		return 0, false
 	}
-	path, query, hasQuery, ok := pathx.SplitTarget(r.RequestURI)
-	if ok {
-		path, ok = pathx.Normalize(path)
-	}
-	if ok && p.ownEndpoint(w, r, t, path) {
+	l.last, skipped, l.skipped = now, l.skipped, 0
+	return skipped, true
+}
+
+// shortageEvery is the least time between two warnings of a local shortage.
+const shortageEvery = 10 * time.Second
+
+// shortageLog warns of ferrum itself running short (file descriptors,
+// ports), rate-limited, saying how many requests it hit.
+type shortageLog struct {
+	mu   sync.Mutex
+	last time.Time
+	hits int
+}
+
+// note counts one request or accept that hit a shortage and warns when the
+// last warning is old enough.
+func (s *shortageLog) note(log *slog.Logger, what string) {
+	now := time.Now()
+	s.mu.Lock()
+	s.hits++
+	if now.Sub(s.last) < shortageEvery {
+		s.mu.Unlock()
 		return
 	}
-	if p.metrics != nil {
-		p.metrics.inflight.Inc()
-		defer p.metrics.inflight.Dec()
-	}
-	ex := exchange{}
-	ex.id = requestID(r)
-	ex.idHeader = []string{ex.id}
-	ex.hasBody = r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
-	ex.reqBody = r.Body
-	ex.expectContinue = ex.hasBody && strings.EqualFold(r.Header.Get("Expect"), "100-continue")
-	defer ex.releaseUnreported()
-	switch {
-	case !ok:
-		p.fail(w, &ex, failure{kind: KindBadRequest, status: http.StatusBadRequest})
-	default:
-		idx, found := t.matcher.Match(path)
-		if !found {
-			if path == "/" && t.rootOK {
-				w.Header()["X-Request-Id"] = ex.idHeader
-				p.status(w)
-				return
-			}
-			p.fail(w, &ex, failure{kind: KindNoRoute, status: http.StatusNotFound})
-			break
-		}
-		ex.route = t.routes[idx]
-		p.proxy(w, r, t, &ex, path, query, hasQuery)
-	}
-	p.complete(r, t, &ex, start)
-	if ex.abort {
-		// Headers are out: the only honest way left to fail is to cut the
-		// connection. net/http recovers this value silently.
-		panic(http.ErrAbortHandler)
-	}
-}
-
-// proxy forwards a request that matched route ex.route.
-func (p *Proxy) proxy(w http.ResponseWriter, r *http.Request, t *Table, ex *exchange, path, query string, hasQuery bool) {
-	rt := ex.route
-	protocol := headers.UpgradeType(r.Header)
-	if protocol != "" && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
-		// A request with a body is not turned into a tunnel (curl asks
-		// for h2c on every plain-http request, POSTs included); its
-		// Upgrade header is dropped like any hop-by-hop header.
-		protocol = ""
-	}
-	p.cleanRequest(r, t, ex.idHeader)
-	target := path
-	if rt.conf.StripPrefix {
-		target = pathx.StripPrefix(path, rt.conf.PathPrefix)
-	}
-	if hasQuery {
-		target += "?" + query
-	}
-	if protocol != "" {
-		p.upgrade(w, r, rt, target, protocol, ex)
-		return
-	}
-	p.forward(w, r, rt, target, ex)
-}
-
-// requestID returns the client's X-Request-Id when sane, or a new one.
-func requestID(r *http.Request) string {
-	if v := r.Header["X-Request-Id"]; len(v) == 1 && headers.ValidRequestID(v[0]) {
-		return v[0]
-	}
-	return headers.NewRequestID()
-}
-
-// cleanRequest turns the client's header into the one backends receive:
-// hop-by-hop headers gone, X-Forwarded-* set per trusted_proxies, the request
-// id in place.
-func (p *Proxy) cleanRequest(r *http.Request, t *Table, id []string) {
-	h := r.Header
-	headers.RemoveHopByHop(h)
-	h["X-Request-Id"] = id
-	peer := netip.Addr{}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		peer = ap.Addr().Unmap()
-	}
-	headers.SetForwarded(h, peer, t.trust.Contains(peer), "http", r.Host)
-}
-
-// complete accounts for a finished client request: metrics, and the access
-// log line when asked for.
-func (p *Proxy) complete(r *http.Request, t *Table, ex *exchange, start time.Time) {
-	if ex.status == 0 {
-		ex.status = 499
-	}
-	elapsed := time.Since(start)
-	rm, routeName := t.none, routeNone
-	if ex.route != nil {
-		rm, routeName = ex.route.metrics, ex.route.conf.PathPrefix
-	}
-	if rm != nil {
-		rm.request(r.Method, ex.status, elapsed.Seconds(), ex.kind)
-	}
-	if !t.cfg.Log.AccessLog {
-		return
-	}
-	backend := ""
-	if ex.backend != nil {
-		backend = ex.backend.url
-	}
-	p.log.Info("request_complete", "request_id", ex.id, "method", r.Method, "path", r.URL.Path,
-		"route", routeName, "backend", backend, "status", ex.status,
-		"attempts", ex.attempts, "duration", elapsed, "bytes", ex.bytes, "error_kind", ex.kind)
+	hits := s.hits
+	s.last, s.hits = now, 0
+	s.mu.Unlock()
+	log.Warn("local_resources", "ran_out_of", what, "hits", hits, "error",
+		"ferrum ran out of "+what+"; raise the limit (LimitNOFILE, ulimit -n, net.ipv4.ip_local_port_range) or lower the load")
 }

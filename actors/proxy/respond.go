@@ -4,181 +4,350 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"ferrum/actors/proxy/headers"
+	"ferrum/actors/proxy/wire"
 )
 
-// exchange is what one client request came to, for logs and metrics.
-type exchange struct {
-	id       string
-	idHeader []string // []string{id}, made once and shared by every answer
-	route    *route
-	backend  *upstream
-	attempts int
-	status   int    // status sent, or 499 when the client left first
-	kind     string // contract error kind, "" when none
-	bytes    int64
-	abort    bool          // the response was cut off: close the client connection
-	hasBody  bool          // the request came with a body
-	reqBody  io.ReadCloser // the client's body, to drain before an early answer
-	// expectContinue: the client waits for 100 Continue before its body.
-	expectContinue bool
-	body           *bodyReader // the body as read so far; nil until forwarding began
-	// unreported is the route whose pick of backend unreportedIdx has not
-	// been reported yet; nil once report gave it back.
-	unreported    *route
-	unreportedIdx int
+// How an answer's body is framed to the client.
+const (
+	frameNone    = iota // no body (HEAD, 1xx, 204, 304)
+	frameLength         // Content-Length
+	frameChunked        // chunked (an HTTP/1.1 client, length unknown)
+	frameClose          // until the connection closes (an HTTP/1.0 client, length unknown)
+)
 
-	attemptStart time.Time // when the attempt in flight began
+// appendFields appends the fields of an upstream answer that the client
+// gets: everything but the hop-by-hop fields, those Connection names, the
+// framing and X-Request-Id, which ferrum sets.
+func appendFields(b []byte, fields []wire.Field, hasConnection bool) []byte {
+	var named connNamed
+	if hasConnection {
+		named.collect(fields)
+	}
+	for _, f := range fields {
+		switch fieldClass(f.Name) {
+		case fieldHop, fieldTE, fieldFraming, fieldRequestID:
+			continue
+		}
+		if (named.n > 0 || named.more) && named.named(f.Name) {
+			continue
+		}
+		b = wire.AppendField(b, f.Name, f.Value)
+	}
+	return b
 }
 
-// stream sends an upstream response to the client, body streamed.
-func (p *Proxy) stream(w http.ResponseWriter, ex *exchange, rt *route, idx int, resp *http.Response) {
-	defer resp.Body.Close()
-	up := &rt.conf.Upstream
-	if resp.ContentLength > up.MaxResponseBodyBytes && resp.Request.Method != http.MethodHead {
-		p.report(ex, rt, idx, false, resp.StatusCode, "")
-		p.fail(w, ex, failure{kind: KindResponseTooLarge, status: http.StatusBadGateway})
-		return
+// appendTail ends a head: the request id, the framing, Connection: close
+// when the connection ends after this answer, and the empty line.
+func (cc *clientConn) appendTail(b []byte, frame int, length int64) []byte {
+	b = wire.AppendField(b, "X-Request-Id", cc.idBuf)
+	switch frame {
+	case frameLength:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, length, 10)
+		b = append(b, "\r\n"...)
+	case frameChunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
-	dst := responseHead(w, resp.Header, ex)
-	if len(resp.Trailer) > 0 {
-		names := make([]string, 0, len(resp.Trailer))
-		for k := range resp.Trailer {
-			names = append(names, k)
-		}
-		dst["Trailer"] = []string{strings.Join(names, ", ")}
+	if cc.r.close || frame == frameClose {
+		b = append(b, "Connection: close\r\n"...)
 	}
-	w.WriteHeader(resp.StatusCode)
-	ex.status = resp.StatusCode
-	n, err := copyResponse(w, resp.Body, up.MaxResponseBodyBytes)
-	ex.bytes = n
-	if err == nil {
-		for k, vv := range resp.Trailer {
-			dst[http.TrailerPrefix+k] = vv
-		}
-		p.report(ex, rt, idx, false, resp.StatusCode, "")
-		return
-	}
-	ex.abort = true
-	var cw *errClientWrite
+	return append(b, "\r\n"...)
+}
+
+// framing decides how the upstream answer resp reaches this client.
+func (cc *clientConn) framing(resp *wire.Response) (frame int, length int64) {
 	switch {
-	case errors.As(err, &cw):
-		ex.kind = KindClientDisconnect
-		p.report(ex, rt, idx, true, resp.StatusCode, "")
-	case errors.Is(err, errResponseTooLarge):
-		ex.kind = KindResponseTooLarge
-		p.report(ex, rt, idx, false, resp.StatusCode, "")
-	case errors.Is(err, errBodyTimeout):
-		ex.kind = KindUpstreamBodyTimeout
-		p.report(ex, rt, idx, false, resp.StatusCode, ex.kind)
-	default:
-		ex.kind = KindUpstreamReset
-		p.report(ex, rt, idx, false, resp.StatusCode, ex.kind)
+	case resp.Body == wire.BodyNone || cc.r.head:
+		// A HEAD or 304 answer may announce a length it does not carry.
+		if resp.ContentLength >= 0 && resp.Status != 204 && resp.Status >= 200 {
+			return frameNone, resp.ContentLength
+		}
+		return frameNone, -1
+	case resp.Body == wire.BodyLength:
+		return frameLength, resp.ContentLength
+	case cc.r.http10:
+		return frameClose, -1
 	}
+	return frameChunked, -1
 }
 
-// responseHead fills the client's response header from a backend's: hop-by-hop
-// headers out, the request id in. It returns the client's header.
-func responseHead(w http.ResponseWriter, from http.Header, ex *exchange) http.Header {
-	headers.RemoveHopByHop(from)
-	dst := w.Header()
-	for k, vv := range from {
-		dst[k] = vv
-	}
-	dst["X-Request-Id"] = ex.idHeader
-	return dst
-}
+// respBufPool holds the buffers answers are copied through.
+var respBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// finish answers after the last attempt: the last real upstream response
-// when one was kept, the failure's own status otherwise.
-func (p *Proxy) finish(w http.ResponseWriter, ex *exchange, held *heldResponse, last failure) {
-	if held == nil {
-		p.fail(w, ex, last)
+// stream sends the upstream answer on pc to the client, body streamed:
+// bytes go out as the backend sends them. It reports the attempt.
+func (cc *clientConn) stream(rt *route, idx int, pc *pconn) {
+	r := &cc.r
+	resp := &pc.resp
+	limit := rt.conf.Upstream.MaxResponseBodyBytes
+	if resp.Body == wire.BodyLength && resp.ContentLength > limit && !r.head {
+		cc.report(rt, idx, false, resp.Status, "")
+		pc.Close()
+		cc.fail(failure{kind: KindResponseTooLarge, status: http.StatusBadGateway})
 		return
 	}
-	responseHead(w, held.header, ex)
-	ex.closeIfBodyUnread(w)
-	w.WriteHeader(held.status)
-	n, _ := w.Write(held.body)
-	ex.status, ex.bytes = held.status, int64(n)
-}
-
-// fail answers with the proxy's own status for f, or nothing when the client
-// is gone.
-func (p *Proxy) fail(w http.ResponseWriter, ex *exchange, f failure) {
-	ex.kind = f.kind
-	ex.status = f.status
-	if f.status == 499 {
-		return
+	if !r.body.finished() {
+		// The backend answered before the whole body was read: the rest of
+		// it is still on the connection.
+		r.close = true
 	}
-	ex.closeIfBodyUnread(w)
-	plain(w, f.status, ex.id)
-}
-
-// releaseUnreported gives back a pick that was never reported, which only a
-// panic between pick and report can leave behind: the route's count of
-// attempts in flight would otherwise stay one too high for good.
-func (ex *exchange) releaseUnreported() {
-	if ex.unreported != nil {
-		ex.unreported.actor.Release(ex.unreportedIdx)
-		ex.unreported = nil
+	frame, length := cc.framing(resp)
+	if frame == frameNone && length >= 0 {
+		// Announced, not carried: Content-Length as the backend sent it.
+		frame = frameLength
+		pc.kind = wire.BodyNone
 	}
-}
-
-// closeIfBodyUnread deals with the rest of a request body before an answer
-// given without reading it to its end. What already sits in net/http's read
-// buffer (4 KiB) is read and dropped, and the connection stays. Otherwise
-// the answer is marked as the connection's last and reads from the client
-// stop at once: left alone, net/http would read what is left of the body
-// before or after sending the answer, and a client that waits for the
-// answer before sending its body (a 413 for a declared length, say) would
-// wait forever, holding the connection.
-func (ex *exchange) closeIfBodyUnread(w http.ResponseWriter) {
-	if !ex.hasBody || (ex.body != nil && ex.body.complete()) {
-		return
+	head := appendFields(wire.AppendStatusLine(cc.head[:0], resp.Status), resp.Fields, resp.HasConnection)
+	head = cc.appendTail(head, frame, length)
+	cc.head = head
+	if pc.kind == wire.BodyLength && frame != frameLength {
+		pc.kind = wire.BodyNone // a HEAD answer
 	}
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(aLongTimeAgo) // only bytes already here are read
-	if ex.mayDrain(w) {
-		n, err := io.Copy(io.Discard, io.LimitReader(ex.reqBody, earlyDrainLimit+1))
-		if err == nil && n <= earlyDrainLimit {
-			_ = rc.SetReadDeadline(time.Time{})
+	// pc (and resp with it) goes back to its pool once the body has been
+	// read to its end: nothing of it may be used after that.
+	status := resp.Status
+	r.status, r.started = status, true
+	chunked := frame == frameChunked
+	if pc.kind == wire.BodyNone || pc.rd.Buffered() == 0 {
+		// Nothing of the body is here yet: the head goes first, so a
+		// stream (server-sent events) starts at once.
+		if err := cc.write(head); err != nil {
+			pc.Close()
+			cc.streamFailed(rt, idx, status, err)
 			return
 		}
+		head = nil
 	}
-	w.Header().Set("Connection", "close")
+	ended, err := cc.copyBody(pc, head, chunked, limit)
+	if !ended {
+		pc.Close()
+	}
+	if err == nil {
+		cc.report(rt, idx, false, status, "")
+		return
+	}
+	cc.streamFailed(rt, idx, status, err)
 }
 
-// mayDrain reports whether the rest of the body may be read before an early
-// answer: not a body net/http would first invite with 100 Continue (the
-// client is still waiting for it), not one after a client error, and not on
-// a connection that closes anyway.
-func (ex *exchange) mayDrain(w http.ResponseWriter) bool {
+// copyBody copies the answer's body from pc to the client, the pending
+// head (if any) with its first bytes; chunked frames each piece. ended
+// reports that the body was read to its end, and pc released.
+func (cc *clientConn) copyBody(pc *pconn, head []byte, chunked bool, limit int64) (ended bool, err error) {
+	r := &cc.r
+	bp := respBufPool.Get().(*[]byte)
+	defer respBufPool.Put(bp)
+	buf := *bp
+	var size [20]byte
+	for {
+		n, rerr := pc.Read(buf)
+		ended = ended || rerr == io.EOF
+		if n > 0 {
+			if r.sent+int64(n) > limit {
+				n = int(limit - r.sent)
+				rerr = errResponseTooLarge
+			}
+			var err error
+			if chunked {
+				sz := strconv.AppendInt(size[:0], int64(n), 16)
+				sz = append(sz, '\r', '\n')
+				err = cc.writev(head, sz, buf[:n], crlf)
+			} else {
+				err = cc.writev(head, buf[:n])
+			}
+			if err != nil {
+				return ended, err
+			}
+			head = nil
+			r.sent += int64(n)
+		}
+		if rerr == io.EOF {
+			switch {
+			case chunked:
+				return true, cc.writev(head, lastChunk)
+			case head != nil:
+				return true, cc.write(head)
+			}
+			return true, nil
+		}
+		if rerr != nil {
+			if head != nil {
+				// Nothing went out yet; the client still gets the head,
+				// then the cut.
+				_ = cc.write(head)
+			}
+			return ended, rerr
+		}
+	}
+}
+
+// streamFailed accounts for an answer cut off after its head went out: the
+// only honest way left to fail is to close the connection.
+func (cc *clientConn) streamFailed(rt *route, idx int, status int, err error) {
+	r := &cc.r
+	r.abort = true
+	var cw *clientWriteError
 	switch {
-	case ex.reqBody == nil || w.Header().Get("Connection") == "close":
-		return false
-	case ex.body == nil:
-		return !ex.expectContinue
+	case errors.As(err, &cw), cc.wait.gone.Load():
+		r.kind = KindClientDisconnect
+		cc.report(rt, idx, true, status, "")
+	case errors.Is(err, errResponseTooLarge):
+		r.kind = KindResponseTooLarge
+		cc.report(rt, idx, false, status, "")
+	case errors.Is(err, errUpstreamStalled):
+		r.kind = KindUpstreamBodyTimeout
+		cc.report(rt, idx, false, status, r.kind)
 	default:
-		return ex.body.err == nil && !(ex.expectContinue && ex.body.n == 0)
+		r.kind = KindUpstreamReset
+		cc.report(rt, idx, false, status, r.kind)
 	}
 }
 
-// earlyDrainLimit bounds the body bytes read and dropped to keep a
-// connection after an early answer; in practice the read buffer's size
-// bounds them first.
-const earlyDrainLimit = 64 << 10
+// heldResponse is a complete upstream answer kept while another attempt
+// runs: its head fields (already filtered) and body, copied.
+type heldResponse struct {
+	status int
+	fields []byte
+	body   []byte
+}
 
-// aLongTimeAgo is a deadline that has always passed.
-var aLongTimeAgo = time.Unix(1, 0)
+// lastResponseLimit bounds how much of a retried answer is kept so the
+// client can still get it when every attempt fails.
+const lastResponseLimit = 64 << 10
 
-func (p *Proxy) retryLog(ex *exchange, rt *route, b *upstream, attempt int, reason string) {
-	if rt.metrics != nil {
-		rt.metrics.retries[reason].Inc()
+// hold reads a small retried answer whole so it can still be the answer
+// when later attempts fail; ok is false when it was too large or broken.
+func hold(pc *pconn) (*heldResponse, bool) {
+	resp := &pc.resp
+	h := &heldResponse{status: resp.Status, fields: appendFields(nil, resp.Fields, resp.HasConnection)}
+	b, err := io.ReadAll(io.LimitReader(pc, lastResponseLimit+1))
+	if err != nil || len(b) > lastResponseLimit {
+		// The body did not end: pc is still ours to close.
+		pc.Close()
+		return nil, false
 	}
-	p.log.Info("retry_attempt", "request_id", ex.id, "route", rt.conf.PathPrefix, "backend", b.url,
-		"attempt", attempt, "reason", reason)
+	// The body ended and pc went back to its pool: hands off.
+	h.body = b
+	return h, true
+}
+
+// sendHeld answers with a held upstream answer.
+func (cc *clientConn) sendHeld(h *heldResponse) {
+	r := &cc.r
+	cc.dropUnreadBody()
+	b := append(wire.AppendStatusLine(cc.head[:0], h.status), h.fields...)
+	b = cc.appendTail(b, frameLength, int64(len(h.body)))
+	cc.head = b
+	r.status, r.started = h.status, true
+	body := h.body
+	if r.head {
+		body = nil
+	}
+	if err := cc.writev(b, body); err != nil {
+		r.abort = true
+		return
+	}
+	r.sent = int64(len(body))
+}
+
+// fail answers with the proxy's own status for f, or nothing when the
+// client is gone.
+func (cc *clientConn) fail(f failure) {
+	r := &cc.r
+	r.kind, r.status = f.kind, f.status
+	if f.status == 499 {
+		r.abort = true
+		return
+	}
+	cc.dropUnreadBody()
+	if err := cc.writeOwn(f.status, r.close); err != nil {
+		r.abort = true
+	}
+	r.started = true
+}
+
+// dropUnreadBody deals with the rest of a request body before an answer
+// given without reading it to its end: a small body that already arrived
+// whole is dropped and the connection kept; otherwise the answer is the
+// connection's last, so a client that waits for the answer before sending
+// its body (a 413 for a declared length, say) is not left waiting.
+func (cc *clientConn) dropUnreadBody() {
+	r := &cc.r
+	if !r.body.present() || r.body.finished() || r.close {
+		return
+	}
+	if !r.body.dropBuffered() {
+		r.close = true
+	}
+}
+
+// writeOwn writes one of the proxy's own short answers. Bodies name the
+// status only, never a backend.
+func (cc *clientConn) writeOwn(status int, closeConn bool) error {
+	return cc.writeAnswer(status, "text/plain; charset=utf-8", statusBody(status), closeConn, nil)
+}
+
+// writeAnswer writes an answer the proxy makes itself, with its body whole.
+func (cc *clientConn) writeAnswer(status int, contentType, body string, closeConn bool, extra []wire.Field) error {
+	b := wire.AppendStatusLine(cc.head[:0], status)
+	b = wire.AppendField(b, "Content-Type", contentType)
+	b = append(b, "X-Content-Type-Options: nosniff\r\n"...)
+	b = appendDate(b)
+	for _, f := range extra {
+		b = wire.AppendField(b, f.Name, f.Value)
+	}
+	b = wire.AppendField(b, "X-Request-Id", cc.idBuf)
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n"...)
+	if closeConn {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if !cc.r.head {
+		b = append(b, body...)
+		cc.r.sent = int64(len(body))
+	}
+	cc.head = b
+	return cc.write(b)
+}
+
+func statusBody(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "no route\n"
+	case http.StatusServiceUnavailable:
+		return "no healthy backend\n"
+	case http.StatusBadGateway:
+		return "bad gateway\n"
+	case http.StatusGatewayTimeout:
+		return "gateway timeout\n"
+	}
+	return strings.ToLower(http.StatusText(status)) + "\n"
+}
+
+// date holds the Date field line for the current second, remade at most
+// once a second by whichever answer notices it is stale.
+var date atomic.Pointer[dateLine]
+
+type dateLine struct {
+	unix int64
+	line []byte
+}
+
+// appendDate appends "Date: <IMF-fixdate>\r\n".
+func appendDate(b []byte) []byte {
+	now := time.Now()
+	d := date.Load()
+	if d == nil || d.unix != now.Unix() {
+		line := now.UTC().AppendFormat([]byte("Date: "), http.TimeFormat)
+		d = &dateLine{unix: now.Unix(), line: append(line, "\r\n"...)}
+		date.Store(d)
+	}
+	return append(b, d.line...)
 }

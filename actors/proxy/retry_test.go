@@ -319,9 +319,9 @@ func TestUnreportedPickIsGivenBack(t *testing.T) {
 	if !ok || err != nil {
 		t.Fatalf("Pick: %v %v", ok, err)
 	}
-	ex := exchange{unreported: rt, unreportedIdx: idx}
-	ex.releaseUnreported()
-	ex.releaseUnreported()
+	r := request{unreported: rt, unreportedIdx: idx}
+	r.releaseUnreported()
+	r.releaseUnreported()
 	eventually(t, 5*time.Second, "the unreported pick was never given back", func() bool {
 		return rt.actor.Inflight()[0] == 0
 	})

@@ -31,12 +31,12 @@ type Server struct {
 
 	cfg  *proxyconf.Config // in force; written by Apply
 	tree *actors.Tree      // in force; written by Apply
-	// listeners is the configuration the listeners were opened with: what
-	// only a restart changes comes from here. Never written after NewServer.
-	listeners *proxyconf.Config
 
-	mu      sync.Mutex
-	servers []*http.Server // those serving; guarded by mu
+	conns conns // client connections being served
+
+	mu        sync.Mutex
+	listeners []net.Listener // the client listeners; guarded by mu
+	servers   []*http.Server // the debug listener's server; guarded by mu
 }
 
 // Options are what NewServer needs.
@@ -51,8 +51,8 @@ type Options struct {
 
 // NewServer returns a server for the tree's routes. It starts nothing.
 func NewServer(o Options) *Server {
-	s := &Server{log: o.Log, level: o.Level, metrics: o.Metrics, cfg: o.Config, tree: o.Tree, listeners: o.Config, pools: NewPools()}
-	s.proxy = New(o.Log, o.Version, BuildTable(o.Config, o.Tree, s.pools, o.Metrics), o.Metrics)
+	s := &Server{log: o.Log, level: o.Level, metrics: o.Metrics, cfg: o.Config, tree: o.Tree, pools: NewPools()}
+	s.proxy = New(o.Log, o.Version, o.Config, BuildTable(o.Config, o.Tree, s.pools, o.Metrics), o.Metrics)
 	return s
 }
 
@@ -66,6 +66,9 @@ func (s *Server) Tree() *actors.Tree { return s.tree }
 // Config is the configuration in force. Only the goroutine that calls Apply
 // may use it.
 func (s *Server) Config() *proxyconf.Config { return s.cfg }
+
+// Pools are the upstream connection pools, for the janitor.
+func (s *Server) Pools() *Pools { return s.pools }
 
 // CheckPools waits for every backend's first probe and fails, naming the
 // routes, when a route has no backend that passed it (fail_on_dead_pool).
@@ -86,30 +89,58 @@ func (s *Server) CheckPools(ctx context.Context) error {
 	return nil
 }
 
-// Serve serves client connections accepted from ln until ctx ends, then
-// closes every connection still open and returns nil. Shutdown stops it
-// accepting early; it still returns only when ctx ends, so a run group is
-// not ended by a drain. A listener that fails on its own ends it with the
-// error.
+// Serve serves client connections accepted from ln, each on a goroutine of
+// its own running ferrum's HTTP/1.1 loop, until ctx ends; then it closes
+// every connection still open, waits for their goroutines, and returns nil.
+// Shutdown stops it accepting early; it still returns only when ctx ends,
+// so a run group is not ended by a drain. Accept errors (out of file
+// descriptors, say) are logged and retried with backoff; only a listener
+// that fails otherwise ends it with the error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	return s.serve(ctx, s.proxy.httpServer(s.listeners), s.proxy.Watch(ln))
+	s.mu.Lock()
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	pl := &patientListener{Listener: ln, log: s.log, shortage: &s.proxy.shortage}
+	var wg sync.WaitGroup
+	var err error
+	for {
+		c, aerr := pl.Accept()
+		if aerr != nil {
+			if !errors.Is(aerr, net.ErrClosed) {
+				err = aerr
+			}
+			break
+		}
+		cc := newClientConn(s.proxy, c)
+		s.conns.add(cc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.conns.remove(cc)
+			cc.serve()
+		}()
+	}
+	if err == nil {
+		<-ctx.Done() // closed by Shutdown, or by ctx: either way, wait for ctx
+	}
+	s.conns.closeAll()
+	wg.Wait()
+	return err
 }
 
 // ServeDebug serves /health, /health/backends and /metrics on ln (the
-// debug.listen address) until ctx ends, as Serve does.
+// debug.listen address) through net/http until ctx ends, as Serve does.
 func (s *Server) ServeDebug(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.proxy.DebugHandler(), ReadHeaderTimeout: s.listeners.Server.ClientHeaderTimeout,
+	hs := &http.Server{Handler: s.proxy.DebugHandler(), ReadHeaderTimeout: s.proxy.listen.Server.ClientHeaderTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
-	return s.serve(ctx, hs, ln)
-}
-
-func (s *Server) serve(ctx context.Context, hs *http.Server, ln net.Listener) error {
 	s.mu.Lock()
 	s.servers = append(s.servers, hs)
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { hs.Close() })
 	defer stop()
-	err := hs.Serve(Patient(ln, s.log))
+	err := hs.Serve(&patientListener{Listener: ln, log: s.log, shortage: &s.proxy.shortage})
 	if errors.Is(err, http.ErrServerClosed) {
 		<-ctx.Done()
 		return nil
@@ -228,7 +259,8 @@ func (s *Server) keepListeners(cfg *proxyconf.Config) *proxyconf.Config {
 	return &c
 }
 
-// StartDrain begins a drain: /health answers 503 from now on.
+// StartDrain begins a drain: /health answers 503 from now on, and every
+// answer carries Connection: close and ends its connection.
 func (s *Server) StartDrain() { s.proxy.StartDrain() }
 
 // ErrDrainDeadline is returned by Shutdown when graceful_shutdown_timeout
@@ -237,13 +269,19 @@ var ErrDrainDeadline = errors.New("graceful_shutdown_timeout cut requests off")
 
 // Shutdown stops accepting connections, closes idle ones, and waits until
 // every request in flight finished and every tunnel closed, or ctx ends;
-// then it closes the tunnels still open. It returns ErrDrainDeadline when
+// then it closes what is still open. It returns ErrDrainDeadline when
 // requests were still in flight at the deadline (tunnels closed then do not
 // count). The Serve calls return only when their own contexts end.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.proxy.StartDrain()
+	s.proxy.listenerClosed.Store(true)
 	s.mu.Lock()
-	servers := slices.Clone(s.servers)
+	listeners, servers := slices.Clone(s.listeners), slices.Clone(s.servers)
 	s.mu.Unlock()
+	for _, ln := range listeners {
+		ln.Close()
+	}
+	s.conns.closeIdle()
 	var cut bool
 	for _, hs := range servers {
 		if err := hs.Shutdown(ctx); err != nil {
@@ -251,7 +289,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			hs.Close()
 		}
 	}
+	if !s.conns.wait(ctx) {
+		cut = true
+	}
 	s.proxy.DrainTunnels(ctx)
+	s.conns.closeAll()
 	if cut {
 		return ErrDrainDeadline
 	}
@@ -262,12 +304,100 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // upstream connections, and the actor tree.
 func (s *Server) Close() {
 	s.mu.Lock()
-	servers := slices.Clone(s.servers)
+	listeners, servers := slices.Clone(s.listeners), slices.Clone(s.servers)
 	s.mu.Unlock()
+	for _, ln := range listeners {
+		ln.Close()
+	}
 	for _, hs := range servers {
 		hs.Close()
 	}
+	s.conns.closeAll()
 	s.proxy.tunnels.each(func(t *tunnel) { t.close() })
 	s.pools.CloseIdle()
 	s.tree.Stop()
+}
+
+// conns is the set of client connections being served.
+type conns struct {
+	mu   sync.Mutex
+	set  map[*clientConn]struct{}
+	zero chan struct{} // closed when no connection but tunnels is left; nil when nobody waits
+}
+
+func (cs *conns) add(cc *clientConn) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.set == nil {
+		cs.set = map[*clientConn]struct{}{}
+	}
+	cs.set[cc] = struct{}{}
+}
+
+func (cs *conns) remove(cc *clientConn) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.set, cc)
+	cs.signal()
+}
+
+// signal closes zero when only tunnels are left; the caller holds mu.
+func (cs *conns) signal() {
+	if cs.zero == nil {
+		return
+	}
+	for cc := range cs.set {
+		if cc.state.Load() != connTunnel {
+			return
+		}
+	}
+	close(cs.zero)
+	cs.zero = nil
+}
+
+// closeIdle closes the connections waiting for a request; the others close
+// themselves after their answer.
+func (cs *conns) closeIdle() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for cc := range cs.set {
+		if cc.state.CompareAndSwap(connIdle, connClosed) {
+			cc.c.Close()
+		}
+	}
+}
+
+// closeAll closes every connection.
+func (cs *conns) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for cc := range cs.set {
+		cc.state.Store(connClosed)
+		cc.c.Close()
+	}
+}
+
+// wait waits until no connection but tunnels is left, polling for
+// connections that became tunnels, or until ctx ends (false).
+func (cs *conns) wait(ctx context.Context) bool {
+	for {
+		cs.mu.Lock()
+		cs.zero = make(chan struct{})
+		cs.signal()
+		zero := cs.zero
+		cs.mu.Unlock()
+		if zero == nil {
+			return true
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-zero:
+			t.Stop()
+			return true
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }

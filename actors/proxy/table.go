@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"sync"
+
 	"ferrum/actors"
 	"ferrum/actors/proxy/headers"
 	"ferrum/actors/proxy/pathx"
@@ -35,19 +37,14 @@ type upstream struct {
 	metrics *backendMetrics // nil without metrics
 }
 
-// errDial marks a failure to open a connection to a backend: nothing was sent,
-// so any method may be retried.
-type errDial struct{ err error }
-
-func (e *errDial) Error() string { return e.err.Error() }
-func (e *errDial) Unwrap() error { return e.err }
-
 // Pools keeps the connection pools of backends across route tables, so a
 // reload that keeps a backend keeps its connections. Routes that list the
-// same backend with the same [upstream] settings share one pool. Only the
-// goroutine that builds tables uses it.
+// same backend with the same [upstream] settings share one pool. The
+// goroutine that builds tables adds and drops pools; the janitor sweeps
+// them; mu guards the map for both.
 type Pools struct {
-	m map[poolKey]*connPool
+	mu sync.Mutex
+	m  map[poolKey]*connPool
 }
 
 type poolKey struct {
@@ -59,6 +56,8 @@ type poolKey struct {
 func NewPools() *Pools { return &Pools{m: make(map[poolKey]*connPool)} }
 
 func (p *Pools) get(b proxyconf.Backend, u proxyconf.Upstream) *connPool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	k := poolKey{b.URL, u}
 	cp, ok := p.m[k]
 	if !ok {
@@ -77,6 +76,8 @@ func (p *Pools) Forget(cfg *proxyconf.Config) {
 			keep[poolKey{b.URL, r.Upstream}] = true
 		}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for k, cp := range p.m {
 		if !keep[k] {
 			cp.retire()
@@ -87,9 +88,20 @@ func (p *Pools) Forget(cfg *proxyconf.Config) {
 
 // CloseIdle closes the idle connections of every pool.
 func (p *Pools) CloseIdle() {
-	for _, cp := range p.m {
+	for _, cp := range p.list() {
 		cp.closeIdle()
 	}
+}
+
+// list returns the pools in use.
+func (p *Pools) list() []*connPool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*connPool, 0, len(p.m))
+	for _, cp := range p.m {
+		out = append(out, cp)
+	}
+	return out
 }
 
 // BuildTable makes the route table for cfg over the running actors of tree,
@@ -115,6 +127,7 @@ func BuildTable(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metri
 				pool:    pools.get(bc, rc.Upstream),
 				metrics: m.forBackend(rc.PathPrefix, bc.URL),
 			}
+			r.metrics.backends = append(r.metrics.backends, r.backends[j].metrics)
 		}
 		t.routes = append(t.routes, r)
 	}

@@ -1,18 +1,16 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"errors"
 	"ferrum/actors"
-	"ferrum/actors/proxy/headers"
-	"ferrum/messages"
+	"ferrum/actors/proxy/wire"
 )
 
 // tunnel is one upgraded connection (a WebSocket, say) copying bytes both
@@ -21,16 +19,14 @@ type tunnel struct {
 	route, backend string
 	closeOnce      sync.Once
 	client         net.Conn
-	upstream       io.ReadWriteCloser
+	upstream       net.Conn
 }
 
 // endBy makes both sides' reads and writes fail from at on, which ends the
 // copies and so the tunnel.
 func (t *tunnel) endBy(at time.Time) {
 	_ = t.client.SetDeadline(at)
-	if d, ok := t.upstream.(interface{ SetDeadline(time.Time) error }); ok {
-		_ = d.SetDeadline(at)
-	}
+	_ = t.upstream.SetDeadline(at)
 }
 
 func (t *tunnel) close() {
@@ -117,123 +113,99 @@ func (p *Proxy) DrainTunnels(ctx context.Context) {
 
 // upgrade forwards a request asking for a protocol upgrade. A 101 answer
 // turns the client connection into a tunnel to the backend until either
-// side closes; any other answer is forwarded as a normal response.
-func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, rt *route, target, protocol string, ex *exchange) {
-	ctx, cancel := context.WithTimeout(r.Context(), rt.conf.Retry.TotalTimeout)
-	defer cancel()
-	hash, hasHash := p.hashKey(r, rt)
-	idx, ok, err := rt.actor.Pick(ctx, make(chan messages.PickReply, 1), -1, hash, hasHash, false)
+// side closes; any other answer is forwarded as a normal response. It
+// shares forward's attempt (pick, re-route after a reload, head) but makes
+// one attempt only.
+func (cc *clientConn) upgrade(hash uint64, hasHash bool) {
+	r := &cc.r
+	rt := r.route
+	idx, ok, err := cc.pick(rt, -1, hash, hasHash, false)
 	if errors.Is(err, actors.ErrRetired) {
 		// A reload replaced the route's actor after this request read
 		// the table: ask the route as it is now.
-		if next := p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
+		if next := cc.p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
 			rt = next
-			idx, ok, err = rt.actor.Pick(ctx, make(chan messages.PickReply, 1), -1, hash, hasHash, false)
+			idx, ok, err = cc.pick(rt, -1, hash, hasHash, false)
 		}
 	}
 	if err != nil || !ok {
 		f := failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}
-		if r.Context().Err() != nil {
+		if cc.ctx.Err() != nil {
 			f = failure{kind: KindClientDisconnect, status: 499, client: true}
 		}
-		p.fail(w, ex, f)
+		cc.fail(f)
 		return
 	}
-	ex.unreported, ex.unreportedIdx = rt, idx
+	a := retries{cc: cc, deadline: time.Now().Add(rt.conf.Retry.TotalTimeout)}
+	pc, err := cc.tryUpgrade(rt, idx, &a)
+	if err != nil {
+		f := classify(err, cc.wait.gone.Load())
+		cc.charge(rt, idx, f)
+		cc.fail(f)
+		return
+	}
+	if pc.resp.Status != http.StatusSwitchingProtocols {
+		cc.stream(rt, idx, pc)
+		return
+	}
+	cc.tunnel(rt, idx, pc)
+}
+
+// tryUpgrade is try for an upgrade: no body, and a 101 allowed.
+func (cc *clientConn) tryUpgrade(rt *route, idx int, a *retries) (*pconn, error) {
+	r := &cc.r
+	r.unreported, r.unreportedIdx = rt, idx
 	b := rt.backends[idx]
-	ex.backend, ex.attempts, ex.attemptStart = b, 1, time.Now()
-	// Connection and Upgrade are hop-by-hop and were removed; an upgrade
-	// is the one request that carries them on.
-	r.Header["Connection"] = []string{"Upgrade"}
-	r.Header["Upgrade"] = []string{protocol}
-	ur := upstreamRequest{method: r.Method, target: target, host: r.Host, header: r.Header, upgrade: true}
-	if !rt.conf.PreserveHost || ur.host == "" {
-		ur.host = b.host // see forward
+	r.backend, r.attempts, r.attemptStart = b, 1, time.Now()
+	ur := upRequest{head: cc.attemptHead(rt, b, 0), upgrade: true, isHead: r.head, deadline: a.deadline}
+	return b.pool.roundTrip(cc, &ur, false)
+}
+
+// tunnel sends the backend's 101 to the client and copies bytes both ways
+// until either side closes. The connection ends with it.
+func (cc *clientConn) tunnel(rt *route, idx int, pc *pconn) {
+	r := &cc.r
+	r.abort = true // nothing follows a tunnel on this connection
+	cc.state.Store(connTunnel)
+	cc.wait.stop()
+	cc.wait.use(nil)
+	pc.user = nil
+	resp := &pc.resp
+	b := wire.AppendStatusLine(cc.head[:0], http.StatusSwitchingProtocols)
+	b = appendFields(b, resp.Fields, resp.HasConnection)
+	b = append(b, "Connection: Upgrade\r\n"...)
+	if len(resp.Upgrade) > 0 {
+		b = wire.AppendField(b, "Upgrade", resp.Upgrade)
 	}
-	resp, err := b.pool.roundTrip(ctx, &ur, func() bool { return false })
-	if err != nil {
-		f := classify(err, nil, r.Context(), ctx)
-		p.report(ex, rt, idx, f.client, 0, f.kind)
-		p.fail(w, ex, f)
+	b = wire.AppendField(b, "X-Request-Id", cc.idBuf)
+	b = append(b, "\r\n"...)
+	cc.head = b
+	_ = cc.c.SetDeadline(time.Time{})
+	cc.w.set = time.Time{}
+	if _, err := cc.c.Write(b); err != nil {
+		pc.conn.Close()
+		cc.report(rt, idx, true, 0, "")
+		r.status, r.kind = 499, KindClientDisconnect
 		return
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		p.stream(w, ex, rt, idx, resp)
-		return
-	}
-	upstream, ok := resp.Body.(io.ReadWriteCloser)
-	if !ok {
-		resp.Body.Close()
-		p.report(ex, rt, idx, false, 0, KindUpstreamInvalidResponse)
-		p.fail(w, ex, failure{kind: KindUpstreamInvalidResponse, status: http.StatusBadGateway})
-		return
-	}
-	hijacked, brw, err := http.NewResponseController(w).Hijack()
-	client := unwatched(hijacked)
-	if err != nil {
-		upstream.Close()
-		p.report(ex, rt, idx, true, 0, "")
-		p.fail(w, ex, failure{kind: KindClientDisconnect, status: 499, client: true})
-		return
-	}
-	ex.status = http.StatusSwitchingProtocols
+	r.status, r.started = http.StatusSwitchingProtocols, true
 	// The handshake succeeded: that is the backend's whole answer.
-	p.report(ex, rt, idx, false, resp.StatusCode, "")
-	t := &tunnel{route: rt.conf.PathPrefix, backend: b.url, client: client, upstream: upstream}
-	p.tunnels.add(t)
-	if rt.metrics != nil {
-		rt.metrics.tunnels.Inc()
-		defer rt.metrics.tunnels.Dec()
-	}
-	defer p.tunnels.remove(t)
+	cc.report(rt, idx, false, http.StatusSwitchingProtocols, "")
+	t := &tunnel{route: rt.conf.PathPrefix, backend: rt.backends[idx].url, client: cc.c, upstream: pc.conn}
+	cc.p.tunnels.add(t)
+	rt.metrics.tunnel(1)
+	defer rt.metrics.tunnel(-1)
+	defer cc.p.tunnels.remove(t)
 	defer t.close()
-	if err := writeSwitch(brw.Writer, resp, ex.id); err != nil {
-		return
-	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = io.Copy(client, upstream)
+		// What the backend sent after its 101 is in pc's buffer: first.
+		_, _ = io.Copy(cc.c, pc.rd)
 		t.close()
 	}()
-	// The client may have sent bytes after its request head; they sit in
-	// brw's reader and go first, then the connection is read directly.
-	if err := sendBuffered(upstream, brw.Reader); err == nil {
-		_, _ = io.Copy(upstream, client)
-	}
+	// Likewise what the client sent after its request head.
+	_, _ = io.Copy(pc.conn, cc.rd)
 	t.close()
 	<-done
-}
-
-// sendBuffered writes what r holds buffered to w.
-func sendBuffered(w io.Writer, r *bufio.Reader) error {
-	n := r.Buffered()
-	if n == 0 {
-		return nil
-	}
-	b, _ := r.Peek(n)
-	_, err := w.Write(b)
-	return err
-}
-
-// writeSwitch sends the backend's 101 head to the client.
-func writeSwitch(w *bufio.Writer, resp *http.Response, requestID string) error {
-	h := resp.Header.Clone()
-	protocol := h.Get("Upgrade")
-	headers.RemoveHopByHop(h)
-	h.Set("Connection", "Upgrade")
-	if protocol != "" {
-		h.Set("Upgrade", protocol)
-	}
-	h.Set("X-Request-Id", requestID)
-	if _, err := io.WriteString(w, "HTTP/1.1 101 Switching Protocols\r\n"); err != nil {
-		return err
-	}
-	if err := h.Write(w); err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, "\r\n"); err != nil {
-		return err
-	}
-	return w.Flush()
 }

@@ -1,26 +1,33 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"ferrum/actors/proxy/wire"
 	"ferrum/proxyconf"
 )
 
-// connPool is one backend's keep-alive pool, owned by the request path: a
-// request takes an idle connection (or dials one), writes its request and
-// reads the response with net/http's own parser in its own goroutine, and
-// gives the connection back once the response body is read to the end. No
-// goroutine sits between the request and the socket.
+// upstreamReadBuffer is an upstream connection's read buffer: a typical
+// response head and a small body arrive in one read.
+const upstreamReadBuffer = 8 << 10
+
+// maxResponseHead bounds a response's status line and fields.
+const maxResponseHead = 1 << 20
+
+// connPool is one backend's keep-alive pool, used by the request path
+// directly: a request takes an idle connection (or dials one), writes its
+// request and reads the answer in its own goroutine, and gives the
+// connection back once the answer's body has been read to its end. No
+// goroutine sits between a request and the socket; the janitor
+// (janitor.go) closes idle connections that aged or that the backend closed.
 type connPool struct {
 	addr     string
 	dialer   net.Dialer
@@ -29,67 +36,55 @@ type connPool struct {
 	retired  atomic.Bool // no longer in the config: keep nothing idle
 }
 
-// idleTimeout closes pooled connections unused for longer; backends commonly
-// close theirs after a minute or more, and a stale one costs a retry.
-const idleTimeout = 50 * time.Second
-
-// maxResponseHead bounds a response's status line and headers.
-const maxResponseHead = 1 << 20
-
 func newConnPool(addr string, u proxyconf.Upstream) *connPool {
 	return &connPool{
 		addr:     addr,
 		dialer:   net.Dialer{Timeout: u.ConnectTimeout, KeepAlive: 30 * time.Second},
 		settings: u,
-		idle:     make(chan *pconn, u.MaxIdleConnsPerBackend),
+		idle:     make(chan *pconn, max(u.MaxIdleConnsPerBackend, 0)),
 	}
 }
 
-// pconn is one connection to a backend.
+// pconn is one connection to a backend and the exchange it carries.
 type pconn struct {
 	conn   net.Conn
-	lr     limitReader
-	br     *bufio.Reader
-	head   []byte        // request head buffer, reused by each exchange
-	rw     requestWriter // reused by each exchange
+	rd     *wire.Reader
+	resp   wire.Response // the answer being read; aliases rd's buffer
+	chunk  wire.ChunkedReader
+	pool   *connPool
 	idleAt time.Time
 	reused bool
-	pool   *connPool
-	// Per-connection values made once at dial, so each exchange and each
-	// liveness check allocates nothing for them.
-	expireFn func()
-	raw      syscall.RawConn // nil where the platform gives none
+
+	// The answer's body, as Read delivers it.
+	kind  wire.BodyKind
+	left  int64 // bytes left of a BodyLength body
+	keep  bool  // the connection may carry another request after this one
+	done  bool  // the body ended (or the exchange failed)
+	pause time.Duration
+	setAt time.Time // when the read deadline was last moved
+
+	wbufs   net.Buffers
+	wbufArr [4][]byte
+	size    [20]byte
+
+	// Liveness check of an idle connection (alive_*.go), prepared once.
+	raw      syscall.RawConn
 	peekFn   func(fd uintptr) bool
-	peekOpen bool // result of the last peek
+	peekOpen bool
+	expireFn func()
+
+	// user is the watch of the request using the connection, told before
+	// the connection is put back or closed; nil while idle.
+	user *watch
 }
 
-// limitReader counts what the connection delivered and caps it while a
-// response head is read; limit < 0 means no cap.
-type limitReader struct {
-	r     io.Reader
-	n     int64
-	limit int64
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.limit >= 0 {
-		if l.n >= l.limit {
-			return 0, errHeadTooLarge
-		}
-		p = p[:min(int64(len(p)), l.limit-l.n)]
-	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	return n, err
-}
-
-var errHeadTooLarge = errors.New("upstream response head too large")
-
+// get takes an idle connection that is still open, or dials a new one
+// under ctx.
 func (p *connPool) get(ctx context.Context) (*pconn, error) {
 	for {
 		select {
 		case pc := <-p.idle:
-			if time.Since(pc.idleAt) < idleTimeout && pc.alive() {
+			if time.Since(pc.idleAt) < p.settings.IdleConnTimeout && pc.alive() {
 				pc.reused = true
 				return pc, nil
 			}
@@ -99,20 +94,19 @@ func (p *connPool) get(ctx context.Context) (*pconn, error) {
 		}
 		c, err := p.dialer.DialContext(ctx, "tcp", p.addr)
 		if err != nil {
-			return nil, &errDial{err}
+			return nil, &dialError{err}
 		}
-		pc := &pconn{conn: c, pool: p}
+		pc := &pconn{conn: c, pool: p, rd: wire.NewReader(c, upstreamReadBuffer), pause: p.settings.ReadTimeout}
 		pc.expireFn = pc.expire
 		pc.initPeek()
-		pc.lr.r = c
-		pc.lr.limit = -1
-		pc.br = bufio.NewReaderSize(&pc.lr, 8<<10)
 		return pc, nil
 	}
 }
 
 // put returns a connection whose exchange ended cleanly.
 func (p *connPool) put(pc *pconn) {
+	// A deadline left from the exchange would fail the liveness check.
+	_ = pc.conn.SetReadDeadline(time.Time{})
 	pc.idleAt = time.Now()
 	select {
 	case p.idle <- pc:
@@ -145,49 +139,37 @@ func (p *connPool) closeIdle() {
 	}
 }
 
-// upstreamRequest is what one attempt sends.
-type upstreamRequest struct {
-	method string
-	target string // request-target, origin-form, as it goes on the wire
-	host   string
-	header http.Header
-	body   io.Reader // nil for none
-	length int64     // body length; -1: unknown, sent chunked
-	replay []byte    // the whole body, when it can be sent again
-	// upgrade: the client asked for a protocol switch, so a 101 opens a
-	// tunnel; to any other request a 101 is an invalid response.
-	upgrade bool
+// upRequest is what one attempt sends.
+type upRequest struct {
+	head     []byte    // the complete head
+	body     io.Reader // nil for none
+	length   int64     // body length; -1: unknown, sent chunked
+	replay   []byte    // the whole body, when it can be sent again
+	isHead   bool      // a HEAD request: its answer has no body
+	upgrade  bool      // a 101 opens a tunnel; to any other request it is invalid
+	deadline time.Time // total_timeout: bounds the attempt until the answer's head
 }
 
-// errUnaskedUpgrade is a 101 answer to a request that did not ask for one.
-var errUnaskedUpgrade = errors.New("101 Switching Protocols to a request without Upgrade")
-
-// excluded are the headers the request line and framing decide.
-var excluded = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Host": true, "Trailer": true, "Expect": true}
-
-// headReq and getReq tell http.ReadResponse how to read a body; it only
-// reads their Method. Shared, never modified.
-var (
-	headReq = &http.Request{Method: http.MethodHead}
-	getReq  = &http.Request{Method: http.MethodGet}
-)
-
-// roundTrip sends ur and returns the response with its head read; the body
-// streams from the connection, each read bounded by read_timeout. A reused
-// connection the backend had already closed is replaced once, when nothing
-// came back and the request can be sent again.
-func (p *connPool) roundTrip(ctx context.Context, ur *upstreamRequest, canResend func() bool) (*http.Response, error) {
+// roundTrip sends ur and returns the connection with the answer's head read
+// into pc.resp; the body is read with pc.Read. A reused connection the
+// backend had already closed is replaced once, when nothing came back and
+// the request can be sent again (canResend).
+func (p *connPool) roundTrip(cc *clientConn, ur *upRequest, canResend bool) (*pconn, error) {
 	for try := 0; ; try++ {
-		pc, err := p.get(ctx)
+		pc, err := p.get(cc.ctx)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := pc.exchange(ctx, ur)
+		pc.done = false // ours now, until finish
+		pc.user = &cc.wait
+		pc.user.use(pc)
+		got, err := pc.exchangeHead(cc, ur)
 		if err == nil {
-			return resp, nil
+			return pc, nil
 		}
-		pc.conn.Close()
-		if pc.reused && try == 0 && pc.lr.n == 0 && ctx.Err() == nil && staleConn(err) && canResend() {
+		pc.finish(false)
+		if pc.reused && try == 0 && !got && !cc.wait.gone.Load() && time.Now().Before(ur.deadline) &&
+			staleConn(err) && canResend {
 			if ur.replay != nil {
 				ur.body = bytesReader(ur.replay)
 			}
@@ -204,284 +186,228 @@ func staleConn(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// exchange writes the request and reads the response head. ctx (the
-// client's, bounded by total_timeout) governs this phase only: it ends the
-// exchange by expiring the connection's deadlines. The body that follows is
-// bounded by read_timeout on each read and by the client going away on each
-// write.
-func (pc *pconn) exchange(ctx context.Context, ur *upstreamRequest) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, pc.expireFn)
-	readTimeout := pc.pool.settings.ReadTimeout
-	pc.lr.n = 0
-	var resp *http.Response
-	err := pc.writeRequest(ur, readTimeout)
-	var source *errBodySource
-	switch {
-	case err == nil:
-		resp, err = pc.readHead(ur, readTimeout, true)
-	case !errors.As(err, &source):
-		// Writing failed: the backend may have answered early (and
-		// closed); try to read it. A body the client failed to send
-		// leaves nothing to wait for.
-		var rerr error
-		if resp, rerr = pc.readHead(ur, readTimeout, false); rerr == nil {
-			err = nil
+// exchangeHead writes the request and reads the answer's head, skipping
+// interim 1xx answers (but not 101). got reports whether any byte came
+// back. Writing is bounded by read_timeout per write, reading the head by
+// read_timeout, and both by the attempt's deadline.
+func (pc *pconn) exchangeHead(cc *clientConn, ur *upRequest) (got bool, err error) {
+	werr := pc.writeRequest(cc, ur)
+	var source *bodySourceError
+	if errors.As(werr, &source) {
+		return false, werr // the client's fault: nothing to wait for
+	}
+	cc.wait.arm()
+	_ = pc.conn.SetReadDeadline(earliest(time.Now().Add(pc.pause), ur.deadline))
+	for {
+		head, err := pc.rd.ReadHead(maxResponseHead)
+		got = got || len(head) > 0 || pc.rd.Buffered() > 0
+		if err != nil {
+			if werr != nil {
+				return got, werr
+			}
+			return got, err
 		}
+		if err := wire.ParseResponse(head, ur.isHead, &pc.resp); err != nil {
+			return true, err
+		}
+		if pc.resp.Interim() {
+			continue
+		}
+		break
 	}
-	if !stop() && err == nil {
-		// ctx ended just as the head arrived: the deadlines are spoiled.
-		resp.Body.Close()
-		return nil, ctx.Err()
+	resp := &pc.resp
+	if resp.Status == 101 {
+		if !ur.upgrade {
+			return true, errUnaskedUpgrade
+		}
+		// A tunnel lives as long as its two sides want.
+		_ = pc.conn.SetDeadline(time.Time{})
+		pc.done, pc.keep = true, false
+		return true, nil
 	}
-	return resp, err
+	pc.kind, pc.left, pc.done = resp.Body, resp.ContentLength, false
+	// The backend may have answered before it read the whole request
+	// (and closed): such an answer stands, but the connection is done.
+	pc.keep = werr == nil && !resp.Close
+	pc.setAt = time.Time{}
+	if pc.kind == wire.BodyChunked {
+		pc.chunk.Reset(pc.rd)
+	}
+	return true, nil
 }
 
-// expire makes every blocked read and write on the connection return.
-func (pc *pconn) expire() { _ = pc.conn.SetDeadline(time.Unix(1, 0)) }
-
-// writeRequest sends the request head and body. The head goes out with the
-// first piece of the body in one writev, later pieces straight to the
-// socket as they arrive from the client; nothing waits in a buffer.
-func (pc *pconn) writeRequest(ur *upstreamRequest, timeout time.Duration) error {
-	h := append(pc.head[:0], ur.method...)
-	h = append(h, ' ')
-	h = append(h, ur.target...)
-	h = append(h, " HTTP/1.1\r\nHost: "...)
-	h = append(h, ur.host...)
-	h = append(h, "\r\n"...)
-	aw := appendWriter{h}
-	if err := ur.header.WriteSubset(&aw, excluded); err != nil {
-		return err
+// earliest returns the earlier of two times, a zero b counting as never.
+func earliest(a, b time.Time) time.Time {
+	if !b.IsZero() && b.Before(a) {
+		return b
 	}
-	h = aw.b
-	w := &pc.rw
-	*w = requestWriter{pc: pc, timeout: timeout}
+	return a
+}
+
+// writeRequest sends the head and the body: the head with the first piece
+// of the body in one writev, later pieces straight to the socket as they
+// arrive from the client; nothing waits in a buffer. A failure to read the
+// body from the client comes back as *bodySourceError.
+func (pc *pconn) writeRequest(cc *clientConn, ur *upRequest) error {
+	dl := earliest(time.Now().Add(pc.pause), ur.deadline)
+	_ = pc.conn.SetWriteDeadline(dl)
 	switch {
 	case ur.body == nil:
-		if ur.method == http.MethodPost || ur.method == http.MethodPut || ur.method == http.MethodPatch {
-			h = append(h, "Content-Length: 0\r\n"...)
-		}
-		h = append(h, "\r\n"...)
-		w.head = h
-	case ur.length >= 0:
-		h = append(h, "Content-Length: "...)
-		h = strconv.AppendInt(h, ur.length, 10)
-		h = append(h, "\r\n\r\n"...)
-		w.head = h
-		if err := copyBody(w, io.LimitReader(ur.body, ur.length), ur.length); err != nil {
-			return err
-		}
-	default:
-		h = append(h, "Transfer-Encoding: chunked\r\n\r\n"...)
-		w.head, w.chunked = h, true
-		if err := copyBody(w, ur.body, -1); err != nil {
-			return err
-		}
-		w.chunked = false
-		if _, err := w.Write([]byte("0\r\n\r\n")); err != nil {
-			return err
-		}
+		return pc.writev(ur.head)
+	case ur.replay != nil && ur.length >= 0:
+		return pc.writev(ur.head, ur.replay)
 	}
-	pc.head = h[:0]
-	return w.flushHead()
-}
-
-// appendWriter collects what http.Header.WriteSubset writes.
-type appendWriter struct{ b []byte }
-
-func (a *appendWriter) Write(p []byte) (int, error) {
-	a.b = append(a.b, p...)
-	return len(p), nil
-}
-
-// WriteString saves WriteSubset a conversion.
-func (a *appendWriter) WriteString(s string) (int, error) {
-	a.b = append(a.b, s...)
-	return len(s), nil
-}
-
-// requestWriter writes a request to the socket: the pending head with the
-// first piece, chunk framing when chunked, read_timeout for each write.
-type requestWriter struct {
-	pc      *pconn
-	timeout time.Duration
-	head    []byte // not sent yet; nil once it has gone
-	chunked bool
-	bufs    [4][]byte
-	nb      net.Buffers // kept here so writev needs no allocation
-	size    [20]byte
-}
-
-func (w *requestWriter) Write(p []byte) (int, error) {
-	bufs := w.bufs[:0]
-	if w.head != nil {
-		bufs = append(bufs, w.head)
-		w.head = nil
-	}
-	if w.chunked {
-		n := strconv.AppendInt(w.size[:0], int64(len(p)), 16)
-		bufs = append(bufs, append(n, '\r', '\n'), p, crlf)
-	} else {
-		bufs = append(bufs, p)
-	}
-	_ = w.pc.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-	w.nb = bufs
-	_, err := w.nb.WriteTo(w.pc.conn)
-	if err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// flushHead sends the head when no body piece carried it.
-func (w *requestWriter) flushHead() error {
-	if w.head == nil {
-		return nil
-	}
-	_ = w.pc.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-	_, err := w.pc.conn.Write(w.head)
-	w.head = nil
-	return err
-}
-
-var crlf = []byte("\r\n")
-
-// copyBody copies a request body through a pooled buffer; want >= 0 is the
-// exact length to expect. A failure to read the body (the client's side)
-// comes back as *errBodySource.
-func copyBody(w io.Writer, r io.Reader, want int64) error {
 	bp := bodyBufPool.Get().(*[]byte)
 	defer bodyBufPool.Put(bp)
 	buf := *bp
-	var n int64
+	head := ur.head
+	chunked := ur.length < 0
+	var sent int64
 	for {
-		k, rerr := r.Read(buf)
-		if k > 0 {
-			if _, err := w.Write(buf[:k]); err != nil {
+		n, rerr := ur.body.Read(buf)
+		if n > 0 {
+			var err error
+			if chunked {
+				size := strconv.AppendInt(pc.size[:0], int64(n), 16)
+				size = append(size, '\r', '\n')
+				err = pc.writev(head, size, buf[:n], crlf)
+			} else {
+				err = pc.writev(head, buf[:n])
+			}
+			if err != nil {
 				return err
 			}
-			n += int64(k)
+			head = nil
+			sent += int64(n)
+			// A slow client must not leave the write deadline behind.
+			if now := time.Now(); now.Add(pc.pause).After(dl) && (ur.deadline.IsZero() || now.Before(ur.deadline)) {
+				dl = earliest(now.Add(pc.pause), ur.deadline)
+				_ = pc.conn.SetWriteDeadline(dl)
+			}
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return &errBodySource{rerr}
+			return &bodySourceError{rerr}
 		}
 	}
-	if want >= 0 && n != want {
-		return &errBodySource{io.ErrUnexpectedEOF}
+	if !chunked && sent != ur.length {
+		return &bodySourceError{io.ErrUnexpectedEOF}
+	}
+	switch {
+	case chunked:
+		return pc.writev(head, lastChunk)
+	case head != nil:
+		return pc.writev(head)
 	}
 	return nil
+}
+
+// lastChunk ends a chunked body, with no trailers.
+var lastChunk = []byte("0\r\n\r\n")
+
+// writev writes bufs to the backend in one system call where it can.
+func (pc *pconn) writev(bufs ...[]byte) error {
+	pc.wbufs = append(pc.wbufArr[:0], bufs...)
+	_, err := pc.wbufs.WriteTo(pc.conn)
+	return err
 }
 
 // bodyBufPool holds the buffers request bodies are copied through: 64 KiB,
 // so a typical upload crosses in one read and one write.
 var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
-// errBodySource is a request body that could not be read to its end.
-type errBodySource struct{ err error }
-
-func (e *errBodySource) Error() string { return "read request body: " + e.err.Error() }
-func (e *errBodySource) Unwrap() error { return e.err }
-
-// readHead reads the response head, skipping interim 1xx answers (but not
-// 101), within read_timeout. reusable is false when the connection must not
-// go back to the pool whatever the response says.
-func (pc *pconn) readHead(ur *upstreamRequest, timeout time.Duration, reusable bool) (*http.Response, error) {
-	req := getReq
-	if ur.method == http.MethodHead {
-		req = headReq
-	}
-	_ = pc.conn.SetReadDeadline(time.Now().Add(timeout))
-	for {
-		pc.lr.limit = pc.lr.n + maxResponseHead
-		resp, err := http.ReadResponse(pc.br, req)
-		pc.lr.limit = -1
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			if resp.StatusCode == http.StatusSwitchingProtocols {
-				if !ur.upgrade {
-					return nil, errUnaskedUpgrade
-				}
-				// A tunnel lives as long as its two sides want.
-				_ = pc.conn.SetDeadline(time.Time{})
-				resp.Body = &upgraded{pc: pc}
-				return resp, nil
-			}
-			resp.Body = &upstreamBody{pc: pc, body: resp.Body, pause: timeout, keep: reusable && !resp.Close}
-			return resp, nil
-		}
-	}
-}
-
-// upstreamBody is a response body read straight off the pooled connection.
-// Each read must come within read_timeout; at the end the connection goes
-// back to the pool when the exchange allows it.
-type upstreamBody struct {
-	pc    *pconn
-	body  io.ReadCloser
-	pause time.Duration
-	keep  bool // the connection may be reused after this response
-	done  bool
-}
-
-func (b *upstreamBody) Read(p []byte) (int, error) {
-	if b.done {
+// Read reads the answer's body. Each read must come within read_timeout of
+// the last (errUpstreamStalled otherwise); at the end the connection goes
+// back to the pool when the exchange allows it, so the answer's head
+// (pc.resp) must not be used once Read returned io.EOF. A body cut short
+// gives io.ErrUnexpectedEOF.
+func (pc *pconn) Read(p []byte) (int, error) {
+	if pc.done {
 		return 0, io.EOF
 	}
-	_ = b.pc.conn.SetReadDeadline(time.Now().Add(b.pause))
-	n, err := b.body.Read(p)
-	switch {
-	case err == io.EOF:
-		b.finish(b.keep)
-	case err != nil:
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			err = errBodyTimeout
+	if pc.kind == wire.BodyNone || pc.kind == wire.BodyLength && pc.left <= 0 {
+		pc.finish(pc.keep)
+		return 0, io.EOF
+	}
+	if pc.rd.Buffered() == 0 {
+		pc.armRead()
+	}
+	var n int
+	var err error
+	switch pc.kind {
+	case wire.BodyLength:
+		if int64(len(p)) > pc.left {
+			p = p[:pc.left]
 		}
-		b.finish(false)
+		n, err = pc.rd.Read(p)
+		pc.left -= int64(n)
+		switch {
+		case pc.left == 0:
+			pc.finish(pc.keep)
+			return n, io.EOF
+		case err == io.EOF:
+			err = io.ErrUnexpectedEOF
+		}
+	case wire.BodyChunked:
+		n, err = pc.chunk.Read(p)
+		if err == io.EOF {
+			pc.finish(pc.keep)
+			return n, io.EOF
+		}
+	default:
+		n, err = pc.rd.Read(p)
+		if err == io.EOF {
+			pc.finish(false)
+			return n, io.EOF
+		}
+	}
+	if err != nil {
+		if isTimeout(err) {
+			err = errUpstreamStalled
+		}
+		pc.finish(false)
 	}
 	return n, err
 }
 
-// pending reports whether more of the body is already buffered, so reading
-// on will not wait on the backend.
-func (b *upstreamBody) pending() bool { return !b.done && b.pc.br.Buffered() > 0 }
+// armRead moves the read deadline to read_timeout from now when it has
+// worn down by an eighth: a pause is cut after at least 7/8 of read_timeout
+// and at most all of it, and a fast body moves the deadline rarely.
+func (pc *pconn) armRead() {
+	now := time.Now()
+	if now.Sub(pc.setAt) > pc.pause/8 {
+		_ = pc.conn.SetReadDeadline(now.Add(pc.pause))
+		pc.setAt = now
+	}
+}
 
 // Close ends the exchange; a body not read to its end leaves the connection
 // unusable.
-func (b *upstreamBody) Close() error {
-	b.finish(false)
+func (pc *pconn) Close() error {
+	pc.finish(false)
 	return nil
 }
 
-func (b *upstreamBody) finish(reuse bool) {
-	if b.done {
+func (pc *pconn) finish(reuse bool) {
+	if pc.done {
 		return
 	}
-	b.done = true
+	pc.done = true
+	if pc.user != nil {
+		pc.user.use(nil)
+		pc.user = nil
+	}
 	if reuse {
-		_ = b.pc.conn.SetDeadline(time.Time{})
-		b.pc.pool.put(b.pc)
+		pc.pool.put(pc)
 		return
 	}
-	b.pc.conn.Close()
+	pc.conn.Close()
 }
 
-// upgraded is the connection after a 101: reads take what the response
-// parser already buffered first.
-type upgraded struct{ pc *pconn }
-
-func (u *upgraded) Read(p []byte) (int, error)  { return u.pc.br.Read(p) }
-func (u *upgraded) Write(p []byte) (int, error) { return u.pc.conn.Write(p) }
-
-func (u *upgraded) Close() error { return u.pc.conn.Close() }
-
-// SetDeadline bounds the tunnel's upstream side.
-func (u *upgraded) SetDeadline(t time.Time) error { return u.pc.conn.SetDeadline(t) }
+// expire makes every blocked read and write on the connection return.
+func (pc *pconn) expire() { _ = pc.conn.SetDeadline(aLongTimeAgo) }
 
 // bytesReader returns a reader over b.
 func bytesReader(b []byte) io.Reader {

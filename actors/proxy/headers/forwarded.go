@@ -91,6 +91,70 @@ func (t Trust) ClientIP(peer netip.Addr, h http.Header) netip.Addr {
 	return client
 }
 
+// ClientIPOf is ClientIP for a request whose X-Forwarded-For field values
+// are xff, in arrival order (fields as parsed off the wire, not yet joined).
+// It does not allocate.
+func (t Trust) ClientIPOf(peer netip.Addr, xff [][]byte) netip.Addr {
+	client := peer.Unmap().WithZone("")
+	if !t.Contains(client) {
+		return client
+	}
+	for i := len(xff) - 1; i >= 0; i-- {
+		line := xff[i]
+		for len(line) > 0 {
+			var elem []byte
+			if j := lastIndexComma(line); j >= 0 {
+				elem, line = line[j+1:], line[:j]
+			} else {
+				elem, line = line, nil
+			}
+			elem = trimOWSBytes(elem)
+			if len(elem) == 0 {
+				continue
+			}
+			a, ok := parseHopBytes(elem)
+			if !ok {
+				return client
+			}
+			client = a
+			if !t.Contains(a) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+func lastIndexComma(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ',' {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimOWSBytes(v []byte) []byte {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
+
+// parseHopBytes is parseHop on bytes. netip parses only strings; an
+// address is short, so it is copied into a stack buffer first.
+func parseHopBytes(b []byte) (netip.Addr, bool) {
+	if len(b) > 64 {
+		return netip.Addr{}, false
+	}
+	var buf [64]byte
+	n := copy(buf[:], b)
+	return parseHop(string(buf[:n]))
+}
+
 // parseHop parses one X-Forwarded-For element: an address, or an address
 // with a port. The result is unmapped and has no zone. The form is told
 // from the text first, as a failed parse allocates its error: "[" starts

@@ -90,6 +90,14 @@ func TestClientIP(t *testing.T) {
 			if want := netip.MustParseAddr(tt.want); got != want {
 				t.Errorf("ClientIP(%s, XFF %q) = %s, want %s", tt.peer, tt.xff, got, want)
 			}
+			var values [][]byte
+			for _, v := range tt.xff {
+				values = append(values, []byte(v))
+			}
+			got = tr.ClientIPOf(netip.MustParseAddr(tt.peer), values)
+			if want := netip.MustParseAddr(tt.want); got != want {
+				t.Errorf("ClientIPOf(%s, XFF %q) = %s, want %s", tt.peer, tt.xff, got, want)
+			}
 		})
 	}
 }

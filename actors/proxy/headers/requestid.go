@@ -32,7 +32,7 @@ var idByte = func() (t [256]bool) {
 // ValidRequestID reports whether s is an X-Request-Id ferrum passes on as
 // the client sent it: 1 to 128 characters, each an ASCII letter, digit, or
 // one of "-_.:". Anything else is replaced by NewRequestID.
-func ValidRequestID(s string) bool {
+func ValidRequestID[T ~string | ~[]byte](s T) bool {
 	if len(s) == 0 || len(s) > maxRequestIDLen {
 		return false
 	}
@@ -74,16 +74,24 @@ var (
 // each with its own key, produce unrelated ids: any two collide with
 // probability 2^-128.
 func NewRequestID() string {
+	var b [idLen]byte
+	return string(AppendRequestID(b[:0]))
+}
+
+// AppendRequestID appends a fresh id, as NewRequestID makes, to dst and
+// returns the extended slice. It allocates only when dst must grow.
+func AppendRequestID(dst []byte) []byte {
 	// The cipher's buffers come from a pool: passed to an interface
 	// method they would otherwise be allocated on every call.
 	buf := idBlocks.Get().(*[2][16]byte)
 	in, out := buf[0][:], buf[1][:]
 	binary.LittleEndian.PutUint64(in[:8], idSeq.Add(1))
 	idCipher.Encrypt(out, in)
-	var b [idLen]byte
-	hex.Encode(b[:], out)
+	n := len(dst)
+	dst = append(dst, make([]byte, idLen)...)
+	hex.Encode(dst[n:], out)
 	idBlocks.Put(buf)
-	return string(b[:])
+	return dst
 }
 
 var idBlocks = sync.Pool{New: func() any { return new([2][16]byte) }}
