@@ -48,6 +48,8 @@ var (
 	gone    = messages.Outcome{Class: messages.Cancelled}
 	passing = messages.ProbeResult{OK: true, Status: 200}
 	failing = messages.ProbeResult{OK: false, Err: "refused"}
+	// localShort is a probe ferrum could not make: out of file descriptors.
+	localShort = messages.ProbeResult{OK: false, Local: true, Err: "too many open files"}
 )
 
 // step is one scripted event: an outcome, a probe, or a wait.
@@ -107,6 +109,12 @@ func TestBackendStateMachine(t *testing.T) {
 		{name: "recovery after threshold probes", steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second)}, repeat(probe(passing), 2)), wantState: messages.Healthy, wantEjections: 1, wantReason: messages.ReasonActiveRecovery},
 		{name: "one passing probe is not enough", steps: concat(repeat(out(fail), 3), []step{wait(30 * time.Second), probe(passing)}), wantState: messages.Unhealthy, wantEjections: 1},
 		{name: "active failures mark unhealthy", steps: repeat(probe(failing), 3), wantState: messages.Unhealthy, wantReason: messages.ReasonActiveFailure},
+		{name: "probes ferrum could not make count neither way", steps: repeat(probe(localShort), 5), wantState: messages.Healthy},
+		{
+			name:      "a local shortage does not break a streak of failing probes",
+			steps:     concat(repeat(probe(failing), 2), []step{probe(localShort)}, []step{probe(failing)}),
+			wantState: messages.Unhealthy, wantReason: messages.ReasonActiveFailure,
+		},
 		{
 			name:      "live successes do not excuse failing probes",
 			steps:     concat([]step{probe(failing), out(ok)}, []step{probe(failing), out(ok)}, []step{probe(failing), out(ok)}),

@@ -58,6 +58,10 @@ func (m *machine) probe(r messages.ProbeResult) {
 	m.s.LastCheck = &r
 	m.s.ProbesDone++
 	m.dirty = true
+	if r.Local {
+		// ferrum's own shortage says nothing about the backend.
+		return
+	}
 	if !r.OK {
 		m.s.ActiveFailures++
 		m.s.ConsecOKs = 0

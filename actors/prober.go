@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"syscall"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -96,6 +97,11 @@ func (p *Prober) probeOnce(ctx context.Context, start time.Time) messages.ProbeR
 	res.Latency = time.Since(start)
 	if err != nil {
 		res.Err = fmt.Sprintf("probe %s: %v", p.b.url, unwrapURLError(err))
+		if what, ok := LocalShortage(err); ok {
+			// ferrum ran short, not the backend: the probe says nothing.
+			res.Local = true
+			res.Err = fmt.Sprintf("probe %s: ferrum ran out of %s: %v", p.b.url, what, unwrapURLError(err))
+		}
 		return res
 	}
 	// Read the (small) body so the connection can carry the next probe.
@@ -107,6 +113,24 @@ func (p *Prober) probeOnce(ctx context.Context, start time.Time) messages.ProbeR
 		res.Err = fmt.Sprintf("status %d outside success_status", resp.StatusCode)
 	}
 	return res
+}
+
+// LocalShortage reports whether err means ferrum itself ran out of
+// something (file descriptors, local ports, socket memory) rather than that
+// the other side failed, and names what ran out. Such a failure is never
+// charged to a backend.
+func LocalShortage(err error) (what string, ok bool) {
+	switch {
+	case errors.Is(err, syscall.EMFILE):
+		return "file descriptors (process limit)", true
+	case errors.Is(err, syscall.ENFILE):
+		return "file descriptors (system limit)", true
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "local ports or addresses", true
+	case errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
+		return "socket buffer memory", true
+	}
+	return "", false
 }
 
 // unwrapURLError drops net/http's "Get <url>:" wrapper, which repeats what the

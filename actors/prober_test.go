@@ -3,9 +3,12 @@ package actors
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -151,6 +154,36 @@ func TestProbeUsesEndpointAndSuccessStatus(t *testing.T) {
 			}
 			if got.Status != 204 || got.OK != c.wantOK {
 				t.Errorf("probe result %+v, want status 204 and OK %v", got, c.wantOK)
+			}
+		})
+	}
+}
+
+// failingTransport fails every probe with err.
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
+
+// TestProbeLocalShortage: a probe that fails because ferrum ran out of file
+// descriptors is marked local, so it counts neither way; a refused one is a
+// plain failure.
+func TestProbeLocalShortage(t *testing.T) {
+	cases := []struct {
+		name      string
+		err       error
+		wantLocal bool
+	}{
+		{"out of file descriptors", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}, true},
+		{"out of ports", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}, true},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := NewBackend("http://127.0.0.1:9", testHealth(), quiet)
+			p := NewProber(b, &http.Client{Transport: failingTransport{c.err}})
+			res := p.probeOnce(context.Background(), time.Now())
+			if res.OK || res.Local != c.wantLocal {
+				t.Errorf("probe result OK %v Local %v, want OK false Local %v (%s)", res.OK, res.Local, c.wantLocal, res.Err)
 			}
 		})
 	}

@@ -89,6 +89,9 @@ type ProbeResult struct {
 	Status  int // 0 when no response arrived
 	Latency time.Duration
 	Err     string // why the probe failed, "" when it passed
+	// Local marks a probe ferrum could not make for want of its own
+	// resources (file descriptors, ports): it counts neither way.
+	Local bool
 }
 
 // --- to a route actor ---

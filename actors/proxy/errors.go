@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 
+	"ferrum/actors"
 	"ferrum/actors/proxy/wire"
 )
 
@@ -101,23 +102,6 @@ type bodySourceError struct{ err error }
 func (e *bodySourceError) Error() string { return "read request body: " + e.err.Error() }
 func (e *bodySourceError) Unwrap() error { return e.err }
 
-// localShortage reports whether err means ferrum itself ran out of
-// something (file descriptors, ephemeral ports, memory for sockets), not
-// that the other side failed. It names what ran out.
-func localShortage(err error) (what string, ok bool) {
-	switch {
-	case errors.Is(err, syscall.EMFILE):
-		return "file descriptors (process limit)", true
-	case errors.Is(err, syscall.ENFILE):
-		return "file descriptors (system limit)", true
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return "local ports or addresses", true
-	case errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
-		return "socket buffer memory", true
-	}
-	return "", false
-}
-
 // classifyBody sorts a client-side body failure.
 func classifyBody(err error) failure {
 	f := failure{client: true}
@@ -146,7 +130,7 @@ func classify(err error, gone bool) failure {
 	}
 	var de *dialError
 	if errors.As(err, &de) {
-		if what, ok := localShortage(de.err); ok {
+		if what, ok := actors.LocalShortage(de.err); ok {
 			return failure{kind: KindLocalResources, status: http.StatusServiceUnavailable, local: true, what: what}
 		}
 		if isTimeout(de.err) {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"ferrum/actors"
 )
 
 // patientListener keeps accepting through errors such as running out of file
@@ -30,7 +32,7 @@ func (l *patientListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		pause = min(max(2*pause, 5*time.Millisecond), time.Second)
-		if what, ok := localShortage(err); ok {
+		if what, ok := actors.LocalShortage(err); ok {
 			l.shortage.note(l.log, what)
 		} else {
 			l.others.every = time.Second
