@@ -36,7 +36,7 @@ bench *args:
 # without git, -version falls back to the build information).
 build:
     mkdir -p bin
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(git describe --tags --always --dirty 2>/dev/null)" -o bin/ferrum .
+    CGO_ENABLED=0 go build -trimpath -buildvcs=true -ldflags "-s -w -X main.version=$(git describe --tags --always --dirty 2>/dev/null)" -o bin/ferrum .
 
 # systemd-analyze verify on deploy/systemd (ExecStart pointed at a fresh bin/ferrum); silent when clean.
 verify-systemd:

@@ -28,6 +28,7 @@ import (
 	"ferrum/actors/proxy"
 	"ferrum/proxyconf"
 	"ferrum/supervisor"
+	"ferrum/supervisor/systemd"
 )
 
 // version is stamped in at build time by `just build`
@@ -206,7 +207,7 @@ func serve(cfg *proxyconf.Config, log *slog.Logger, level *slog.LevelVar, metric
 			return 1
 		}
 	}
-	ln, err := listen(cfg.File, "server.listen", cfg.Server.Listen)
+	ln, dln, err := listeners(cfg, log)
 	if err != nil {
 		log.Error("server_start_failed", "error", err.Error())
 		return 1
@@ -214,18 +215,14 @@ func serve(cfg *proxyconf.Config, log *slog.Logger, level *slog.LevelVar, metric
 	g := supervisor.Group{StopTimeout: supervisor.DefaultPolicy.StopTimeout, Log: log}
 	g.Add("supervisor", sup.Run)
 	g.Add("listener "+ln.Addr().String(), func(ctx context.Context) error { return srv.Serve(ctx, ln) })
-	if cfg.Debug.Listen != "" {
-		dln, err := listen(cfg.File, "debug.listen", cfg.Debug.Listen)
-		if err != nil {
-			ln.Close()
-			log.Error("server_start_failed", "error", err.Error())
-			return 1
-		}
+	if dln != nil {
 		g.Add("debug listener "+dln.Addr().String(), func(ctx context.Context) error { return srv.ServeDebug(ctx, dln) })
 		log.Info("debug_listen", "listen", dln.Addr().String())
 	}
-	g.Add("signals", func(ctx context.Context) error { return signals(ctx, srv, sigs, log) })
+	notify := systemd.NewNotifier(os.Getenv)
+	g.Add("signals", func(ctx context.Context) error { return signals(ctx, srv, sigs, log, notify) })
 	log.Info("server_start", "listen", ln.Addr().String(), "routes", len(cfg.Routes), "version", buildVersion(), "config", cfg.File)
+	_ = notify.Notify("READY=1")
 
 	err = g.Run(context.Background())
 	var ended *supervisor.Ended
@@ -243,6 +240,36 @@ func serve(cfg *proxyconf.Config, log *slog.Logger, level *slog.LevelVar, metric
 		log.Error("shutdown_complete", "result", "failure", "error", err.Error())
 	}
 	return 1
+}
+
+// listeners returns the client listener and, when debug.listen is set, the
+// debug one: the sockets systemd passed (socket activation: the first is
+// server.listen's, a second debug.listen's), or new ones.
+func listeners(cfg *proxyconf.Config, log *slog.Logger) (ln, dln net.Listener, err error) {
+	inherited, err := systemd.Listeners(os.Getenv, os.Getpid())
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(inherited) > 0 {
+		ln = inherited[0]
+		log.Info("socket_activation", "listen", ln.Addr().String(), "sockets", len(inherited), "server.listen", cfg.Server.Listen)
+	} else if ln, err = listen(cfg.File, "server.listen", cfg.Server.Listen); err != nil {
+		return nil, nil, err
+	}
+	if cfg.Debug.Listen == "" {
+		for _, extra := range inherited[min(1, len(inherited)):] {
+			extra.Close()
+		}
+		return ln, nil, nil
+	}
+	if len(inherited) > 1 {
+		return ln, inherited[1], nil
+	}
+	if dln, err = listen(cfg.File, "debug.listen", cfg.Debug.Listen); err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return ln, dln, nil
 }
 
 // listen opens a listener for key's address, with an error that says what
@@ -273,24 +300,34 @@ func listenHint(err error, key string) string {
 
 // signals is the run group's signal member: SIGHUP reloads; SIGTERM or
 // SIGINT drains, and its return ends the group.
-func signals(ctx context.Context, srv *proxy.Server, sigs <-chan os.Signal, log *slog.Logger) error {
+func signals(ctx context.Context, srv *proxy.Server, sigs <-chan os.Signal, log *slog.Logger, notify *systemd.Notifier) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
+				_ = notify.Notify(systemd.Reloading())
 				reload(srv)
+				_ = notify.Notify("READY=1")
 				continue
 			}
+			_ = notify.Notify("STOPPING=1")
 			return drain(ctx, srv, sig, sigs, log)
 		}
 	}
 }
 
+// reloader is what a reload needs of the server.
+type reloader interface {
+	Config() *proxyconf.Config
+	Apply(*proxyconf.Config) error
+	ReloadFailed(error)
+}
+
 // reload re-reads the file in force and applies it. Whatever goes wrong,
 // a panic included, is a failed reload: logged, counted, old config kept.
-func reload(srv *proxy.Server) {
+func reload(srv reloader) {
 	path := srv.Config().File
 	err := func() (err error) {
 		defer func() {

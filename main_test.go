@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"ferrum/loadtest/fakebackend"
+	"ferrum/proxyconf"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -112,7 +113,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	ferrumBin = filepath.Join(dir, "ferrum")
-	if out, err := exec.Command("go", "build", "-o", ferrumBin, ".").CombinedOutput(); err != nil {
+	// -buildvcs=true: the revision -version reports comes from the build
+	// information, which the environment may have turned off (GOFLAGS).
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", ferrumBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build ferrum: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -590,5 +593,198 @@ func TestSIGHUPDuringDrainIsIgnored(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "result=ignored") {
 		t.Errorf("the ignored SIGHUP was not logged")
+	}
+}
+
+// panickyServer stands in for the server in a reload: its Apply panics.
+type panickyServer struct {
+	cfg    *proxyconf.Config
+	failed []error
+}
+
+func (s *panickyServer) Config() *proxyconf.Config     { return s.cfg }
+func (s *panickyServer) Apply(*proxyconf.Config) error { panic("bug while applying") }
+func (s *panickyServer) ReloadFailed(err error)        { s.failed = append(s.failed, err) }
+
+// TestReloadNeverEndsTheProcess: a panic while applying a new config, or a
+// file that cannot be read, is a failed reload, reported once; reload
+// returns normally.
+func TestReloadNeverEndsTheProcess(t *testing.T) {
+	good := writeConfig(t, routeTOML("/api", "http://127.0.0.1:3001"))
+	cases := []struct {
+		name, file string
+		want       string
+	}{
+		{"panic in apply", good, "panic: bug while applying"},
+		{"file gone", filepath.Join(t.TempDir(), "gone.toml"), "gone.toml"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &panickyServer{cfg: &proxyconf.Config{File: c.file}}
+			reload(s)
+			if len(s.failed) != 1 || !strings.Contains(s.failed[0].Error(), c.want) {
+				t.Fatalf("reload reported %v, want one failure naming %q", s.failed, c.want)
+			}
+		})
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-h"}, &out, &errOut); code != 0 {
+		t.Fatalf("-h: exit %d, want 0", code)
+	}
+	for _, want := range []string{"SIGHUP", "SIGTERM", "FERRUM_DEBUG_TOKEN", "GOGC", "LISTEN_FDS", "NOTIFY_SOCKET",
+		"/health/backends", "/metrics", "docs/configuration.md", "-check"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-h does not mention %s:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestVersionNamesTheRevision(t *testing.T) {
+	out, err := exec.Command(ferrumBin, "-version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test binary is built from a git checkout: the build
+	// information carries its revision.
+	if !regexp.MustCompile(`^ferrum \S+ revision [0-9a-f]{40}(\+dirty)? \(\d{4}-\d\d-\d\dT`).Match(out) {
+		t.Errorf("-version = %q, want the version, the VCS revision and its time", out)
+	}
+}
+
+// TestZeroRoutesRefused: a config without [[route]] is refused by -check,
+// at start, and on reload (which keeps serving the old one).
+func TestZeroRoutesRefused(t *testing.T) {
+	empty := "[server]\nlisten = \"127.0.0.1:0\"\n"
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "-config", writeConfig(t, empty)}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "[[route]]") {
+		t.Fatalf("-check on a file without routes: exit %d, stderr %q; want 1 naming [[route]]", code, errOut.String())
+	}
+	cmd := exec.Command(ferrumBin, "-config", writeConfig(t, empty))
+	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("start without routes: %v, want exit 1", err)
+	}
+	a := fake(t, fakebackend.Options{Name: "a"})
+	p := startFerrum(t, empty+routeTOML("/api", a))
+	p.reloadTo(empty) // a file truncated during a deploy
+	if code, _ := get(t, p.url+"/api/x"); code != 200 {
+		t.Fatalf("after a reload to a file without routes /api answered %d, want 200 (old config kept)", code)
+	}
+	if !strings.Contains(metricsText(t, p.url), `ferrum_proxy_config_reloads_total{result="failure"} 1`) {
+		t.Errorf("the reload to a file without routes was not counted as failed")
+	}
+}
+
+// TestListenHints: a listener that cannot open says why in words that fit.
+func TestListenHints(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cases := []struct{ name, listen, want string }{
+		{"address in use", taken.Addr().String(), "another process holds the address"},
+		{"address not on this machine", "192.0.2.1:8080", "no interface of this machine has that address"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conf := fmt.Sprintf("[server]\nlisten = %q\n", c.listen) + routeTOML("/", "http://127.0.0.1:1")
+			cmd := exec.Command(ferrumBin, "-config", writeConfig(t, conf))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			_ = cmd.Run()
+			if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), c.want) || !strings.Contains(stderr.String(), "server.listen") {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 naming server.listen and %q", cmd.ProcessState.ExitCode(), stderr.String(), c.want)
+			}
+		})
+	}
+}
+
+// TestSystemdNotify: with NOTIFY_SOCKET set, ferrum says READY=1 once
+// serving, RELOADING=1 then READY=1 around a reload, STOPPING=1 when the
+// drain begins, as datagrams on that socket.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	next := func(want string) {
+		t.Helper()
+		buf := make([]byte, 256)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		if got := string(buf[:n]); !strings.HasPrefix(got, want) {
+			t.Fatalf("notification %q, want %s", got, want)
+		}
+	}
+	a := fake(t, fakebackend.Options{Name: "a"})
+	conf := "[server]\nlisten = \"127.0.0.1:0\"\n" + routeTOML("/", a)
+	p := &proc{t: t, config: writeConfig(t, conf), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(ferrumBin, "-config", p.config)
+	p.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); p.code = p.cmd.ProcessState.ExitCode(); close(p.exited) }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.exited })
+	next("READY=1")
+	p.signal(syscall.SIGHUP)
+	next("RELOADING=1\nMONOTONIC_USEC=")
+	next("READY=1")
+	p.signal(syscall.SIGTERM)
+	next("STOPPING=1")
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM, want 0", code)
+	}
+}
+
+// TestSocketActivation: given a listening socket the way systemd passes
+// one (descriptor 3, LISTEN_FDS=1, LISTEN_PID its own PID), ferrum serves
+// on it instead of opening server.listen.
+func TestSocketActivation(t *testing.T) {
+	a := fake(t, fakebackend.Options{Name: "a"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close() // the child holds the only other copy
+	// server.listen names a port nobody may take: serving proves the
+	// inherited socket is used.
+	conf := "[server]\nlisten = \"127.0.0.1:1\"\n" + routeTOML("/", a)
+	p := &proc{t: t, config: writeConfig(t, conf), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	// LISTEN_PID must be the PID of ferrum itself: the shell learns its own
+	// and keeps it across exec, as systemd does across its fork.
+	p.cmd = exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -config "$1"`, ferrumBin, p.config)
+	p.cmd.ExtraFiles = []*os.File{f}
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	go func() { _ = p.cmd.Wait(); p.code = p.cmd.ProcessState.ExitCode(); close(p.exited) }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.exited })
+	waitFor(t, 10*time.Second, "ferrum to start", func() bool { return strings.Contains(p.stderr.String(), "msg=server_start") })
+	if !strings.Contains(p.stderr.String(), "msg=socket_activation") {
+		t.Errorf("no socket_activation line:\n%s", p.stderr.String())
+	}
+	if code, body := get(t, "http://"+addr+"/x"); code != 200 || !strings.Contains(body, "a") {
+		t.Fatalf("GET through the inherited socket: %d %q", code, body)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, p.stderr.String())
 	}
 }

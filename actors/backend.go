@@ -147,8 +147,19 @@ func (b *Backend) Snapshot() *BackendSnapshot { return b.snap.Load() }
 func (b *Backend) Dropped() uint64 { return b.dropped.Load() }
 
 // Report hands a live-traffic outcome to the actor without blocking: when the
-// mailbox is full the outcome is dropped and counted.
+// mailbox is full the outcome is dropped and counted. An outcome that would
+// change nothing is not sent at all, so the common case (a success while
+// the published snapshot shows no failure streak) does not wake the actor:
+// a cancelled attempt, or a success while the backend is out of rotation
+// or has no passive failure to forget. Outcomes of concurrent attempts
+// arrive in no particular order anyway; a snapshot a moment old changes
+// nothing about that.
 func (b *Backend) Report(o messages.Outcome) {
+	if o.Class != messages.Failure {
+		if s := b.snap.Load(); o.Class == messages.Cancelled || s.State != messages.Healthy || s.ConsecFails == 0 {
+			return
+		}
+	}
 	select {
 	case b.outcomes <- o:
 	default:

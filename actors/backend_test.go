@@ -212,10 +212,39 @@ func TestReportNeverBlocks(t *testing.T) {
 	// No actor runs: the mailbox fills, then outcomes are dropped and counted.
 	n := cap(b.outcomes) + 10
 	for i := 0; i < n; i++ {
-		b.Report(ok)
+		b.Report(fail)
 	}
 	if got := b.Dropped(); got != 10 {
 		t.Fatalf("dropped = %d, want 10", got)
+	}
+}
+
+// TestReportSkipsWhatChangesNothing: outcomes that could not change the
+// backend's state do not reach (or wake) its actor; those that could do.
+func TestReportSkipsWhatChangesNothing(t *testing.T) {
+	cases := []struct {
+		name  string
+		snap  BackendSnapshot
+		o     messages.Outcome
+		wantQ int
+	}{
+		{"success, no streak", BackendSnapshot{State: messages.Healthy}, ok, 0},
+		{"success ends a streak", BackendSnapshot{State: messages.Healthy, ConsecFails: 1}, ok, 1},
+		{"success to a backend out of rotation", BackendSnapshot{State: messages.Ejected, ConsecFails: 3}, ok, 0},
+		{"cancelled", BackendSnapshot{State: messages.Healthy, ConsecFails: 2}, gone, 0},
+		{"failure", BackendSnapshot{State: messages.Healthy}, fail, 1},
+		{"failure while out", BackendSnapshot{State: messages.Unhealthy}, fail, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := NewBackend("http://127.0.0.1:1", testHealth(), quiet)
+			s := c.snap
+			b.snap.Store(&s)
+			b.Report(c.o)
+			if got := len(b.outcomes); got != c.wantQ {
+				t.Errorf("Report(%v) with snapshot %v/%d queued %d outcomes, want %d", c.o.Class, s.State, s.ConsecFails, got, c.wantQ)
+			}
+		})
 	}
 }
 

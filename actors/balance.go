@@ -41,6 +41,11 @@ type routeState struct {
 	rng     *rand.Rand
 
 	view *RouteView // published after each change
+
+	// The reply channel of the pick or question being handled, answered
+	// by Route.end when a panic cuts the handling short.
+	pendingPick chan messages.PickReply
+	pendingAsk  chan bool
 }
 
 func newRouteState(r *Route) *routeState {

@@ -99,9 +99,9 @@ func SettingsOf(rc *proxyconf.Route) RouteSettings {
 // has thousands of route actors: pickers and releasers wait briefly when
 // one fills.
 const (
-	pickMailbox     = 32
-	releaseMailbox  = 64
-	rotationMailbox = 4
+	pickMailbox     = 16
+	releaseMailbox  = 16
+	rotationMailbox = 2
 )
 
 // NewRoute makes the route actor for rc's prefix over backends (in
@@ -284,7 +284,22 @@ func (r *Route) askEject(ctx context.Context, index int) bool {
 
 // Run is the actor loop. On (re)start it takes rotation from the backends'
 // published snapshots; their Rotation messages keep it current.
-func (r *Route) Run(ctx context.Context) (err error) {
+//
+// Run, loop and their callees are laid out for a small stack: a config
+// with ten thousand routes runs ten thousand of these goroutines, idle in
+// loop's select, and each byte of their deepest frame chain counts that
+// many times. The handlers stay out of line.
+func (r *Route) Run(ctx context.Context) error {
+	st := r.begin()
+	defer r.end(st)
+	return r.loop(ctx, st)
+}
+
+// begin builds the actor's state, taking back the counts an earlier run
+// left.
+//
+//go:noinline
+func (r *Route) begin() *routeState {
 	st := newRouteState(r)
 	if c := r.counts; c != nil {
 		copy(st.inflight, c.inflight)
@@ -294,20 +309,24 @@ func (r *Route) Run(ctx context.Context) (err error) {
 		st.retries, st.retrying = c.retries, c.retrying
 	}
 	st.publishAll()
-	// A pick or question being handled when a panic unwinds still gets an
-	// answer (a refusal), so its asker is not left waiting; the counts are
-	// kept for the next run. Replies are buffered, so this never blocks.
-	var pendingPick chan messages.PickReply
-	var pendingAsk chan bool
-	defer func() {
-		if pendingPick != nil {
-			pendingPick <- messages.PickReply{}
-		}
-		if pendingAsk != nil {
-			pendingAsk <- false
-		}
-		r.counts = &routeCounts{inflight: st.inflight, retries: st.retries, retrying: st.retrying}
-	}()
+	return st
+}
+
+// end keeps the counts for the next run, and answers a pick or question
+// being handled when a panic unwound (a refusal), so its asker is not left
+// waiting. Replies are buffered, so this never blocks.
+func (r *Route) end(st *routeState) {
+	r.counts = &routeCounts{inflight: st.inflight, retries: st.retries, retrying: st.retrying}
+	if st.pendingPick != nil {
+		st.pendingPick <- messages.PickReply{}
+	}
+	if st.pendingAsk != nil {
+		st.pendingAsk <- false
+	}
+}
+
+//go:noinline
+func (r *Route) loop(ctx context.Context, st *routeState) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -318,21 +337,36 @@ func (r *Route) Run(ctx context.Context) (err error) {
 		case <-r.done:
 			return nil
 		case req := <-r.picks:
-			pendingPick = req.Reply
-			req.Reply <- st.pick(req, r.settings.Load())
-			pendingPick = nil
+			r.answerPick(st, req)
 		case rel := <-r.releases:
 			st.release(rel)
 		case m := <-r.rotations:
 			st.setIn(m.Index, m.In, m.Since)
 		case m := <-r.ejects:
-			pendingAsk = m.Reply
-			m.Reply <- st.mayEject(m.Index, r.settings.Load().MaxEjectedPercent)
-			pendingAsk = nil
+			r.answerEject(st, m)
 		case m := <-r.retryAsks:
-			pendingAsk = m.Reply
-			m.Reply <- st.mayRetry(r.settings.Load())
-			pendingAsk = nil
+			r.answerRetry(st, m)
 		}
 	}
+}
+
+//go:noinline
+func (r *Route) answerPick(st *routeState, req messages.PickRequest) {
+	st.pendingPick = req.Reply
+	req.Reply <- st.pick(req, r.settings.Load())
+	st.pendingPick = nil
+}
+
+//go:noinline
+func (r *Route) answerEject(st *routeState, m messages.EjectAsk) {
+	st.pendingAsk = m.Reply
+	m.Reply <- st.mayEject(m.Index, r.settings.Load().MaxEjectedPercent)
+	st.pendingAsk = nil
+}
+
+//go:noinline
+func (r *Route) answerRetry(st *routeState, m messages.RetryAsk) {
+	st.pendingAsk = m.Reply
+	m.Reply <- st.mayRetry(r.settings.Load())
+	st.pendingAsk = nil
 }

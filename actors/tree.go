@@ -36,11 +36,16 @@ type Tree struct {
 
 // RouteNode is one route's running actor and its backends, read-only.
 type RouteNode struct {
-	conf     proxyconf.Route
-	actor    *Route
-	backends []*BackendNode // in conf.Backends order
-	handle   *supervisor.Handle
+	conf      proxyconf.Route
+	actor     *Route
+	backends  []*BackendNode // in conf.Backends order
+	handle    *supervisor.Handle
+	unchanged bool // a reload kept the route's actor, backends and every setting
 }
+
+// Unchanged reports whether the reload that made this node kept the route
+// exactly as it was: same actor, same backend actors, same settings.
+func (n *RouteNode) Unchanged() bool { return n.unchanged }
 
 // Conf is the route's resolved configuration. It must not be modified.
 func (n *RouteNode) Conf() *proxyconf.Route { return &n.conf }
@@ -106,7 +111,7 @@ type Reload struct {
 	old      *Tree
 	started  []*supervisor.Handle // new actors and probers, stopped by Abort
 	newRoute []*RouteNode         // new route actors, subscribed to their backends
-	keep     map[*RouteNode]RouteSettings
+	keep     []*RouteNode         // kept route actors, whose settings Commit sets
 	retire   []*RouteNode
 	stop     []*BackendNode
 }
@@ -121,7 +126,7 @@ type Reload struct {
 // it was.
 func (t *Tree) Prepare(ctx context.Context, cfg *proxyconf.Config) (_ *Reload, err error) {
 	next := &Tree{sup: t.sup, log: t.log, probes: t.probes, backends: make(map[BackendKey]*BackendNode, len(t.backends))}
-	rl := &Reload{Next: next, old: t, keep: map[*RouteNode]RouteSettings{}}
+	rl := &Reload{Next: next, old: t}
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("prepare actor tree: panic: %v", v)
@@ -153,7 +158,7 @@ func (t *Tree) Prepare(ctx context.Context, cfg *proxyconf.Config) (_ *Reload, e
 		}
 		next.routes = append(next.routes, n)
 	}
-	rl.diff(cfg)
+	rl.diff()
 	return rl, nil
 }
 
@@ -191,7 +196,10 @@ func (rl *Reload) route(ctx context.Context, n, prev *RouteNode, now time.Time) 
 	if prev != nil && slices.Equal(prev.backends, n.backends) && prev.conf.Balancing == n.conf.Balancing &&
 		slices.Equal(prev.conf.Backends, n.conf.Backends) {
 		n.actor, n.handle = prev.actor, prev.handle
-		rl.keep[n] = SettingsOf(&n.conf)
+		n.unchanged = routeConfEqual(prev.conf, n.conf)
+		if !n.unchanged {
+			rl.keep = append(rl.keep, n)
+		}
 		return nil
 	}
 	var joined []time.Time
@@ -221,8 +229,9 @@ func (rl *Reload) route(ctx context.Context, n, prev *RouteNode, now time.Time) 
 	return nil
 }
 
-// diff lists the changes and what Commit retires and stops.
-func (rl *Reload) diff(cfg *proxyconf.Config) {
+// diff lists the changes and what Commit retires and stops. Backend lists
+// are short, so they are compared by scanning, not through maps.
+func (rl *Reload) diff() {
 	old, next := rl.old, rl.Next
 	ch := &rl.Changes
 	reloading := len(old.routes) > 0
@@ -230,9 +239,10 @@ func (rl *Reload) diff(cfg *proxyconf.Config) {
 	for _, n := range old.routes {
 		oldRoutes[n.conf.PathPrefix] = n
 	}
-	kept := make(map[*RouteNode]bool, len(old.routes))
+	nextRoutes := make(map[string]*RouteNode, len(next.routes))
 	for _, n := range next.routes {
 		prefix := n.conf.PathPrefix
+		nextRoutes[prefix] = n
 		prev := oldRoutes[prefix]
 		if prev == nil {
 			if reloading {
@@ -240,18 +250,12 @@ func (rl *Reload) diff(cfg *proxyconf.Config) {
 			}
 			continue
 		}
-		if prev.actor == n.actor {
-			kept[prev] = true
+		if n.unchanged {
+			continue
 		}
-		if prev.actor != n.actor || !routeConfEqual(prev.conf, n.conf) {
-			ch.RoutesChanged = append(ch.RoutesChanged, prefix)
-		}
-		was := map[string]proxyconf.Backend{}
-		for _, b := range prev.conf.Backends {
-			was[b.URL] = b
-		}
+		ch.RoutesChanged = append(ch.RoutesChanged, prefix)
 		for _, b := range n.conf.Backends {
-			w, ok := was[b.URL]
+			w, ok := findBackend(prev.conf.Backends, b.URL)
 			switch {
 			case !ok:
 				ch.BackendsAdded = append(ch.BackendsAdded, prefix+" "+b.URL)
@@ -260,24 +264,21 @@ func (rl *Reload) diff(cfg *proxyconf.Config) {
 			}
 		}
 	}
-	inCfg := make(map[string]map[string]bool, len(cfg.Routes))
-	for _, r := range cfg.Routes {
-		urls := make(map[string]bool, len(r.Backends))
-		for _, b := range r.Backends {
-			urls[b.URL] = true
-		}
-		inCfg[r.PathPrefix] = urls
-	}
 	for _, n := range old.routes {
-		urls, stays := inCfg[n.conf.PathPrefix]
-		if !stays {
+		now := nextRoutes[n.conf.PathPrefix]
+		if now == nil {
 			ch.RoutesRemoved = append(ch.RoutesRemoved, n.conf.PathPrefix)
 		}
-		if !kept[n] {
+		if now == nil || now.actor != n.actor {
 			rl.retire = append(rl.retire, n)
 		}
+		if now != nil && now.unchanged {
+			continue
+		}
 		for _, b := range n.conf.Backends {
-			if !urls[b.URL] {
+			if now == nil {
+				ch.BackendsRemoved = append(ch.BackendsRemoved, n.conf.PathPrefix+" "+b.URL)
+			} else if _, ok := findBackend(now.conf.Backends, b.URL); !ok {
 				ch.BackendsRemoved = append(ch.BackendsRemoved, n.conf.PathPrefix+" "+b.URL)
 			}
 		}
@@ -287,6 +288,16 @@ func (rl *Reload) diff(cfg *proxyconf.Config) {
 			rl.stop = append(rl.stop, b)
 		}
 	}
+}
+
+// findBackend returns the backend of list whose URL is url.
+func findBackend(list []proxyconf.Backend, url string) (proxyconf.Backend, bool) {
+	for _, b := range list {
+		if b.URL == url {
+			return b, true
+		}
+	}
+	return proxyconf.Backend{}, false
 }
 
 func routeConfEqual(a, b proxyconf.Route) bool {
@@ -313,8 +324,8 @@ const unsubscribeWait = time.Second
 // nothing lists any more are stopped. Call it once the new route table is
 // in force, so nothing new reaches the actors it stops.
 func (rl *Reload) Commit() {
-	for n, s := range rl.keep {
-		n.actor.SetSettings(s)
+	for _, n := range rl.keep {
+		n.actor.SetSettings(SettingsOf(&n.conf))
 	}
 	for _, n := range rl.retire {
 		// Stopped first: a route actor retired while its context still

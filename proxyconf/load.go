@@ -84,12 +84,15 @@ func parse(name string, data []byte, getenv func(string) string) (*Config, error
 	if line, msg, ok := checkNesting(text); !ok {
 		return nil, Problems{syntaxAt(name, line, msg)}
 	}
-	var doc map[string]any
-	md, err := toml.Decode(text, &doc)
-	if err != nil {
-		return nil, Problems{syntaxProblem(name, text, err)}
+	doc, order, plain := decodePlain(text)
+	if !plain {
+		md, err := toml.Decode(text, &doc)
+		if err != nil {
+			return nil, Problems{syntaxProblem(name, text, err)}
+		}
+		order = sectionOrder(md.Keys())
 	}
-	d := &decoder{file: name, order: sectionOrder(md.Keys())}
+	d := &decoder{file: name, order: order}
 	cfg := d.config(doc, getenv)
 	if len(d.found) > 0 {
 		return nil, d.problems()
@@ -118,8 +121,13 @@ func sectionOrder(keys []toml.Key) map[string]int {
 // goroutine and dropped when Parse returns.
 type decoder struct {
 	file  string
-	order map[string]int // top-level key -> rank of its first appearance
-	found []Problem      // in the order they were found
+	order map[string]int       // top-level key -> rank of its first appearance
+	found []Problem            // in the order they were found
+	urls  map[string]parsedURL // backend URL as written -> what parseBackendURL made of it
+
+	// Slabs newTable takes tables and their key lists from.
+	tables []table
+	keys   []string
 }
 
 // add records a problem with key, a full key name such as "route[0].health.interval".
@@ -153,7 +161,7 @@ func (d *decoder) problems() Problems {
 func (d *decoder) config(doc map[string]any, getenv func(string) string) *Config {
 	cfg := Default()
 	cfg.File = d.file
-	root := d.table("", doc)
+	root := d.root(doc)
 	server := root.sub("server")
 	readServer(server, &cfg.Server)
 	readUpstream(root.sub("upstream"), &cfg.Upstream)

@@ -14,16 +14,67 @@ import (
 // report the rest as unknown. Checking keys here rather than through
 // toml.MetaData.Undecoded is what lets a problem name the route it is in:
 // the decoder's keys for [[route]] carry no index.
+//
+// A table knows where it sits rather than its full name, which is built only
+// when a problem needs it: a file of ten thousand routes would otherwise
+// format tens of thousands of names that nobody reads.
 type table struct {
-	d    *decoder
-	name string          // full key of the table in problems: "", "server", "route[0].health"
-	raw  map[string]any  // as decoded; nil for a table absent from the file
-	seen map[string]bool // keys a reader asked for
-	set  map[string]bool // keys whose value was accepted into the section
+	d      *decoder
+	parent *table         // the table this one is in; nil for the root
+	field  string         // its key in parent
+	index  int            // its index in the array parent.field, or -1 when it is parent.field itself
+	raw    map[string]any // as decoded; nil for a table absent from the file
+	// Keys of raw a reader asked for, and those whose value was accepted into
+	// the section. Each holds distinct keys of raw that a reader asked for,
+	// a dozen at most, so a few comparisons find one.
+	seen, set []string
 }
 
-func (d *decoder) table(name string, raw map[string]any) *table {
-	return &table{d: d, name: name, raw: raw, seen: map[string]bool{}, set: map[string]bool{}}
+// root returns the table of the whole document.
+func (d *decoder) root(doc map[string]any) *table { return newTable(d, nil, "", -1, doc) }
+
+// child returns the table raw found in t under field, at index in that array
+// or with index -1 when it is the value of field itself.
+func (t *table) child(field string, index int, raw map[string]any) *table {
+	return newTable(t.d, t, field, index, raw)
+}
+
+// newTable takes the table and its key lists from slabs of the decoder: a
+// large file has tens of thousands of tables, all dropped together when
+// Parse returns, and one allocation per slab costs far less than one per
+// table.
+func newTable(d *decoder, parent *table, field string, index int, raw map[string]any) *table {
+	if len(d.tables) == cap(d.tables) {
+		d.tables = make([]table, 0, slabSize)
+	}
+	d.tables = append(d.tables, table{d: d, parent: parent, field: field, index: index, raw: raw})
+	t := &d.tables[len(d.tables)-1]
+	if n := len(raw); n > 0 {
+		// Both lists capped, so that neither grows into the other or into
+		// the next table's.
+		if len(d.keys)+2*n > cap(d.keys) {
+			d.keys = make([]string, 0, max(slabSize, 2*n))
+		}
+		at := len(d.keys)
+		d.keys = d.keys[:at+2*n]
+		t.seen, t.set = d.keys[at:at:at+n], d.keys[at+n:at+n:at+2*n]
+	}
+	return t
+}
+
+// slabSize is how many tables, and key list entries, one slab holds.
+const slabSize = 256
+
+// name returns the full key of the table in problems: "", "server",
+// "route[0].health".
+func (t *table) name() string {
+	switch {
+	case t.parent == nil:
+		return ""
+	case t.index < 0:
+		return t.parent.key(t.field)
+	}
+	return t.parent.elem(t.field, t.index)
 }
 
 // key returns the full name of k in this table, quoting k when it is not a
@@ -32,10 +83,11 @@ func (t *table) key(k string) string {
 	if k == "" || strings.ContainsFunc(k, notBare) {
 		k = fmt.Sprintf("%q", k)
 	}
-	if t.name == "" {
+	name := t.name()
+	if name == "" {
 		return k
 	}
-	return t.name + "." + k
+	return name + "." + k
 }
 
 // notBare reports runes a bare TOML key cannot hold.
@@ -50,26 +102,37 @@ func (t *table) problem(k, format string, args ...any) {
 	t.d.add(t.key(k), fmt.Sprintf(format, args...))
 }
 
+// elemProblem reports msg about element i of the array k.
+func (t *table) elemProblem(k string, i int, msg string) { t.d.add(t.elem(k, i), msg) }
+
 // value returns the raw value of k and marks k as known.
 func (t *table) value(k string) (any, bool) {
-	t.seen[k] = true
 	v, ok := t.raw[k]
+	if ok && !slices.Contains(t.seen, k) {
+		t.seen = append(t.seen, k)
+	}
 	return v, ok
 }
 
 // accept records that the value of k went into the section.
-func (t *table) accept(k string) { t.set[k] = true }
+func (t *table) accept(k string) {
+	if !slices.Contains(t.set, k) {
+		t.set = append(t.set, k)
+	}
+}
+
+// accepted reports whether the value of k went into the section.
+func (t *table) accepted(k string) bool { return slices.Contains(t.set, k) }
 
 // rejected reports whether the file set k to a value that was not accepted.
 func (t *table) rejected(k string) bool {
 	_, present := t.raw[k]
-	return present && !t.set[k]
+	return present && !t.accepted(k)
 }
 
 // require reports k as missing when the table lacks it.
 func (t *table) require(k string) bool {
-	t.seen[k] = true
-	if _, ok := t.raw[k]; !ok {
+	if _, ok := t.value(k); !ok {
 		t.problem(k, "is required")
 		return false
 	}
@@ -84,14 +147,17 @@ func (t *table) sub(k string) *table {
 	if ok && !isTable {
 		t.problem(k, "must be a table, not %s", describe(v))
 	}
-	return t.d.table(t.key(k), m)
+	return t.child(k, -1, m)
 }
 
 // done reports every key no reader asked for, in sorted order.
 func (t *table) done() {
+	if len(t.seen) == len(t.raw) {
+		return // seen holds distinct keys of raw, so it holds them all
+	}
 	var unknown []string
 	for k := range t.raw {
-		if !t.seen[k] {
+		if !slices.Contains(t.seen, k) {
 			unknown = append(unknown, k)
 		}
 	}

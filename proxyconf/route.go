@@ -28,15 +28,14 @@ func readRoutes(root *table, cfg *Config) []Route {
 		return nil
 	}
 	routes := make([]Route, 0, len(list))
-	prefixes := make(map[string]int) // normalized path_prefix -> index of the route that has it
+	prefixes := make(map[string]int, len(list)) // normalized path_prefix -> index of the route that has it
 	for i, e := range list {
-		name := root.elem("route", i)
 		m, isTable := e.(map[string]any)
 		if !isTable {
-			root.d.add(name, "must be a table, not "+describe(e))
+			root.elemProblem("route", i, "must be a table, not "+describe(e))
 			continue
 		}
-		routes = append(routes, readRoute(root.d.table(name, m), i, cfg, prefixes))
+		routes = append(routes, readRoute(root.child("route", i, m), i, cfg, prefixes))
 	}
 	return routes
 }
@@ -124,54 +123,111 @@ func readBackends(t *table) []Backend {
 		return nil
 	}
 	backends := make([]Backend, 0, len(list))
-	first := make(map[string]int) // URL -> index of the entry that has it
+	var dups urlIndex
 	for i, e := range list {
-		name := t.elem(k, i)
-		b, ok := readBackend(t.d, name, e)
+		b, ok := readBackend(t, i, e)
 		if !ok {
 			continue
 		}
-		if j, dup := first[b.URL]; dup {
-			t.d.add(name, fmt.Sprintf("%s is already backends[%d]", b.URL, j))
+		if j, dup := dups.first(b.URL, i); dup {
+			t.elemProblem(k, i, fmt.Sprintf("%s is already backends[%d]", b.URL, j))
 			continue
 		}
-		first[b.URL] = i
 		backends = append(backends, b)
 	}
 	return backends
 }
 
-// readBackend reads one entry of a backends array, named name in problems.
-// It reports false when the entry has no usable URL.
-func readBackend(d *decoder, name string, v any) (Backend, bool) {
+// urlIndex finds the first entry of a backends array with a given URL. Most
+// routes have a handful of backends, which a scan of a few strings on the
+// stack finds sooner than a map is even built; a long array gets the map.
+type urlIndex struct {
+	n     int             // URLs in urls
+	urls  [maxScan]string // the first n URLs recorded
+	index [maxScan]int    // index[m] is the entry that has urls[m]
+	long  map[string]int  // URL -> entry, once there are more than maxScan
+}
+
+const maxScan = 8
+
+// first returns the entry that has url when an earlier one does; otherwise it
+// records url as entry i's.
+func (x *urlIndex) first(url string, i int) (int, bool) {
+	if x.long != nil {
+		j, dup := x.long[url]
+		if !dup {
+			x.long[url] = i
+		}
+		return j, dup
+	}
+	if m := slices.Index(x.urls[:x.n], url); m >= 0 {
+		return x.index[m], true
+	}
+	if x.n < maxScan {
+		x.urls[x.n], x.index[x.n] = url, i
+		x.n++
+		return 0, false
+	}
+	x.long = make(map[string]int, 2*maxScan)
+	for m, u := range x.urls {
+		x.long[u] = x.index[m]
+	}
+	x.long[url] = i
+	return 0, false
+}
+
+// readBackend reads entry i of t's backends array. It reports false when the
+// entry has no usable URL.
+func readBackend(t *table, i int, v any) (Backend, bool) {
+	const k = "backends"
 	switch v := v.(type) {
 	case string:
-		b, err := parseBackendURL(v)
+		b, err := t.d.backendURL(v)
 		if err != nil {
-			d.add(name, err.Error())
+			t.elemProblem(k, i, err.Error())
 			return Backend{}, false
 		}
 		return b, true
 	case map[string]any:
-		t := d.table(name, v)
-		defer t.done()
+		entry := t.child(k, i, v)
+		defer entry.done()
 		b, ok := Backend{Weight: 1}, false
-		if s, isString := t.text("url"); isString {
-			parsed, err := parseBackendURL(s)
+		if s, isString := entry.text("url"); isString {
+			parsed, err := t.d.backendURL(s)
 			if err != nil {
-				t.problem("url", "%v", err)
+				entry.problem("url", "%v", err)
 			} else {
 				b, ok = parsed, true
 			}
 		} else {
-			t.require("url")
+			entry.require("url")
 		}
-		integer(t, "weight", &b.Weight, 1, 100)
+		integer(entry, "weight", &b.Weight, 1, 100)
 		return b, ok
 	}
-	d.add(name, fmt.Sprintf(`must be a URL or a table such as { url = "http://127.0.0.1:3001", weight = 2 }, not %s`,
+	t.elemProblem(k, i, fmt.Sprintf(`must be a URL or a table such as { url = "http://127.0.0.1:3001", weight = 2 }, not %s`,
 		describe(v)))
 	return Backend{}, false
+}
+
+// backendURL is parseBackendURL remembering its answers for the rest of the
+// Parse call: a large file names the same few backends in route after route.
+func (d *decoder) backendURL(raw string) (Backend, error) {
+	if p, ok := d.urls[raw]; ok {
+		return p.b, p.err
+	}
+	b, err := parseBackendURL(raw)
+	if d.urls == nil {
+		d.urls = make(map[string]parsedURL)
+	}
+	d.urls[raw] = parsedURL{b, err}
+	return b, err
+}
+
+// parsedURL is what parseBackendURL returned for one string.
+type parsedURL struct {
+	b   Backend
+	err error
 }
 
 // parseBackendURL accepts http://host[:port] with at most a trailing "/" and

@@ -56,7 +56,7 @@ func readTrustedProxies(t *table, dst *[]netip.Prefix) {
 	for i, e := range list {
 		p, err := parseTrusted(e)
 		if err != nil {
-			t.d.add(t.elem(k, i), err.Error())
+			t.elemProblem(k, i, err.Error())
 			continue
 		}
 		prefixes = append(prefixes, p)
@@ -158,10 +158,10 @@ func readHealth(t *table, h *Health) {
 
 	if h.MaxEjectionDuration < h.EjectionDuration {
 		switch {
-		case t.set["max_ejection_duration"]:
+		case t.accepted("max_ejection_duration"):
 			t.problem("max_ejection_duration", "%s is shorter than ejection_duration %s",
 				h.MaxEjectionDuration, h.EjectionDuration)
-		case t.set["ejection_duration"]:
+		case t.accepted("ejection_duration"):
 			t.problem("ejection_duration", "%s is longer than max_ejection_duration %s",
 				h.EjectionDuration, h.MaxEjectionDuration)
 		}
@@ -195,9 +195,9 @@ func readStatusList(t *table, k string, dst *[]int) {
 		n, isInt := e.(int64)
 		switch {
 		case !isInt:
-			t.d.add(t.elem(k, i), "must be a status code, not "+describe(e))
+			t.elemProblem(k, i, "must be a status code, not "+describe(e))
 		case !isStatus(n):
-			t.d.add(t.elem(k, i), fmt.Sprintf("%d is not a status code (100..599)", n))
+			t.elemProblem(k, i, fmt.Sprintf("%d is not a status code (100..599)", n))
 		default:
 			codes = append(codes, int(n))
 		}

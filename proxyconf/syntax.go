@@ -38,6 +38,10 @@ const utf8BOM = "\ufeff"
 func checkText(text string) (line int, msg string, ok bool) {
 	line = 1
 	for i := 0; i < len(text); {
+		if c := text[i]; ' ' <= c && c < utf8.RuneSelf && c != 0x7f {
+			i++ // printable ASCII, most of any file
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(text[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:

@@ -97,11 +97,7 @@ func (s *Supervisor) Start(svc Service) *Handle {
 	ctx, cancel := context.WithCancel(s.ctx)
 	h := &Handle{name: svc.Name(), cancel: cancel, done: make(chan struct{}), timeout: s.policy.StopTimeout, log: s.log}
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(h.done)
-		s.keep(ctx, svc)
-	}()
+	go s.keep(ctx, svc, h.done)
 	return h
 }
 
@@ -143,44 +139,63 @@ func waitBounded(done <-chan struct{}, timeout time.Duration, log *slog.Logger, 
 	}
 }
 
-// keep runs svc until ctx ends or it fails past the restart intensity.
-func (s *Supervisor) keep(ctx context.Context, svc Service) {
-	var restarts []time.Time
-	backoff := s.policy.Backoff
+// keep runs svc until ctx ends or it fails past the restart intensity. Its
+// own frame is kept small (the restart bookkeeping lives in restarter),
+// since every actor's goroutine sits in it: a config with ten thousand
+// route actors pays for each byte of stack ten thousand times.
+func (s *Supervisor) keep(ctx context.Context, svc Service, done chan struct{}) {
+	defer s.wg.Done()
+	defer close(done)
+	var r restarter
 	for {
 		err := runProtected(ctx, svc)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !s.restart(ctx, svc, &r, err) {
 			return
 		}
-		if err == nil {
-			err = errors.New("returned before it was asked to stop")
-		}
-		now := time.Now()
-		restarts = recent(append(restarts, now), now, s.policy.Period)
-		if len(restarts) > s.policy.Intensity {
-			err = fmt.Errorf("actor %s: %w (%d restarts within %s): %w",
-				svc.Name(), ErrEscalated, len(restarts)-1, s.policy.Period, err)
-			s.log.Error("actor_escalation", "actor", svc.Name(), "error", err.Error())
-			select {
-			case s.fatal <- err:
-			default:
-			}
-			return
-		}
-		if len(restarts) == 1 {
-			backoff = s.policy.Backoff
-		}
-		wait := jitter(backoff)
-		s.log.Warn("actor_restart", "actor", svc.Name(), "error", err.Error(), "backoff", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		backoff = min(backoff*2, s.policy.MaxBackoff)
 	}
+}
+
+// restarter is what keep remembers between the runs of one service.
+type restarter struct {
+	times   []time.Time // restarts within the policy's period
+	backoff time.Duration
+}
+
+// restart decides on a service that returned err while its context was
+// live: it escalates past the restart intensity (false), or waits the
+// jittered backoff (false when ctx ends first, true otherwise).
+//
+//go:noinline
+func (s *Supervisor) restart(ctx context.Context, svc Service, r *restarter, err error) bool {
+	if err == nil {
+		err = errors.New("returned before it was asked to stop")
+	}
+	now := time.Now()
+	r.times = recent(append(r.times, now), now, s.policy.Period)
+	if len(r.times) > s.policy.Intensity {
+		err = fmt.Errorf("actor %s: %w (%d restarts within %s): %w",
+			svc.Name(), ErrEscalated, len(r.times)-1, s.policy.Period, err)
+		s.log.Error("actor_escalation", "actor", svc.Name(), "error", err.Error())
+		select {
+		case s.fatal <- err:
+		default:
+		}
+		return false
+	}
+	if len(r.times) == 1 || r.backoff == 0 {
+		r.backoff = s.policy.Backoff
+	}
+	wait := jitter(r.backoff)
+	s.log.Warn("actor_restart", "actor", svc.Name(), "error", err.Error(), "backoff", wait)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	r.backoff = min(r.backoff*2, s.policy.MaxBackoff)
+	return true
 }
 
 // runProtected runs svc once, turning a panic into an error with its stack.

@@ -1,6 +1,9 @@
 package proxy
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // initPeek prepares the liveness check once per connection.
 func (pc *pconn) initPeek() {
@@ -20,6 +23,8 @@ func (pc *pconn) alive() bool {
 		return true
 	}
 	pc.peekOpen = true
+	// A deadline left from the last exchange would fail the read at once.
+	_ = pc.conn.SetReadDeadline(time.Time{})
 	if err := pc.raw.Read(pc.peekFn); err != nil {
 		return false
 	}

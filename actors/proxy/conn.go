@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -131,9 +132,15 @@ func (cc *clientConn) awaitRequest(first bool) ([]byte, bool) {
 		if _, err := cc.rd.Peek(1); err != nil {
 			return nil, false
 		}
-		if !first {
+		if !first && !cc.headBuffered() {
+			// The head began but has not all come: the rest must come
+			// within client_header_timeout. (When it came whole, as it
+			// mostly does, there is no deadline to move.)
 			_ = cc.c.SetReadDeadline(time.Now().Add(s.ClientHeaderTimeout))
 		}
+	} else if !first {
+		// Bytes left from a pipelined request, or the watch's deadline.
+		_ = cc.c.SetReadDeadline(time.Now().Add(s.ClientHeaderTimeout))
 	}
 	if !cc.state.CompareAndSwap(connIdle, connActive) && cc.state.Load() != connActive {
 		return nil, false
@@ -147,6 +154,15 @@ func (cc *clientConn) awaitRequest(first bool) ([]byte, bool) {
 	}
 	return head, true
 }
+
+// headBuffered reports whether a whole request head is already buffered,
+// so reading it will not wait on the client.
+func (cc *clientConn) headBuffered() bool {
+	b, _ := cc.rd.Peek(cc.rd.Buffered())
+	return bytes.Contains(b, headEnd)
+}
+
+var headEnd = []byte("\r\n\r\n")
 
 // methodOf guesses the method of a head that could not be read whole, for
 // counting its rejection: the standard method the buffered bytes start

@@ -52,7 +52,7 @@ type Options struct {
 // NewServer returns a server for the tree's routes. It starts nothing.
 func NewServer(o Options) *Server {
 	s := &Server{log: o.Log, level: o.Level, metrics: o.Metrics, cfg: o.Config, tree: o.Tree, pools: NewPools()}
-	s.proxy = New(o.Log, o.Version, o.Config, BuildTable(o.Config, o.Tree, s.pools, o.Metrics), o.Metrics)
+	s.proxy = New(o.Log, o.Version, o.Config, BuildTable(o.Config, o.Tree, s.pools, o.Metrics, nil), o.Metrics)
 	return s
 }
 
@@ -165,7 +165,7 @@ func (s *Server) Apply(cfg *proxyconf.Config) (err error) {
 	if err != nil {
 		return err
 	}
-	table, err := buildTableSafely(cfg, rl.Next, s.pools, s.metrics)
+	table, err := buildTableSafely(cfg, rl.Next, s.pools, s.metrics, s.proxy.Table())
 	if err != nil {
 		rl.Abort()
 		return err
@@ -196,13 +196,13 @@ func (s *Server) Apply(cfg *proxyconf.Config) (err error) {
 
 // buildTableSafely builds the route table, turning a panic into an error so
 // a reload can be undone instead of ending the process.
-func buildTableSafely(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metrics) (t *Table, err error) {
+func buildTableSafely(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metrics, prev *Table) (t *Table, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("build route table: panic: %v", v)
 		}
 	}()
-	return BuildTable(cfg, tree, pools, m), nil
+	return BuildTable(cfg, tree, pools, m, prev), nil
 }
 
 // ReloadFailed counts a failed reload and logs every problem of err, one

@@ -106,7 +106,9 @@ func (p *Pools) list() []*connPool {
 
 // BuildTable makes the route table for cfg over the running actors of tree,
 // taking connection pools from pools and resolving metric children from m.
-func BuildTable(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metrics) *Table {
+// A route the tree marks unchanged keeps its entry from prev (nil at
+// start), so a reload that adds one route to thousands costs little.
+func BuildTable(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metrics, prev *Table) *Table {
 	nodes := tree.Routes()
 	t := &Table{cfg: cfg, trust: headers.NewTrust(cfg.Server.TrustedProxies), rootOK: true, none: m.none}
 	prefixes := make([]string, len(nodes))
@@ -117,17 +119,24 @@ func BuildTable(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metri
 		if rc.PathPrefix == "/" {
 			t.rootOK = false
 		}
+		if n.Unchanged() && prev != nil {
+			if r := prev.route(rc.PathPrefix); r != nil && r.actor == n.Actor() {
+				t.routes = append(t.routes, r)
+				continue
+			}
+		}
 		r := &route{conf: rc, actor: n.Actor(), metrics: m.forRoute(rc.PathPrefix)}
 		r.backends = make([]*upstream, len(rc.Backends))
+		r.metrics.backends = make([]*backendMetrics, len(rc.Backends))
 		for j, bc := range rc.Backends {
-			r.backends[j] = &upstream{
+			u := &upstream{
 				url:     bc.URL,
 				host:    bc.Host,
 				actor:   n.Backend(j),
 				pool:    pools.get(bc, rc.Upstream),
 				metrics: m.forBackend(rc.PathPrefix, bc.URL),
 			}
-			r.metrics.backends = append(r.metrics.backends, r.backends[j].metrics)
+			r.backends[j], r.metrics.backends[j] = u, u.metrics
 		}
 		t.routes = append(t.routes, r)
 	}

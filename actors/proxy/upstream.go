@@ -78,13 +78,16 @@ type pconn struct {
 	user *watch
 }
 
-// get takes an idle connection that is still open, or dials a new one
-// under ctx.
-func (p *connPool) get(ctx context.Context) (*pconn, error) {
+// get takes an idle connection, or dials a new one under ctx. With check,
+// an idle one is first made sure to be open (one system call): for a
+// request that could not be sent again should the backend have closed it.
+// A request that can be sent again skips the check and is resent on a new
+// connection instead; the janitor weeds out the rest.
+func (p *connPool) get(ctx context.Context, check bool) (*pconn, error) {
 	for {
 		select {
 		case pc := <-p.idle:
-			if time.Since(pc.idleAt) < p.settings.IdleConnTimeout && pc.alive() {
+			if time.Since(pc.idleAt) < p.settings.IdleConnTimeout && (!check || pc.alive()) {
 				pc.reused = true
 				return pc, nil
 			}
@@ -105,8 +108,6 @@ func (p *connPool) get(ctx context.Context) (*pconn, error) {
 
 // put returns a connection whose exchange ended cleanly.
 func (p *connPool) put(pc *pconn) {
-	// A deadline left from the exchange would fail the liveness check.
-	_ = pc.conn.SetReadDeadline(time.Time{})
 	pc.idleAt = time.Now()
 	select {
 	case p.idle <- pc:
@@ -156,7 +157,7 @@ type upRequest struct {
 // the request can be sent again (canResend).
 func (p *connPool) roundTrip(cc *clientConn, ur *upRequest, canResend bool) (*pconn, error) {
 	for try := 0; ; try++ {
-		pc, err := p.get(cc.ctx)
+		pc, err := p.get(cc.ctx, !canResend)
 		if err != nil {
 			return nil, err
 		}
@@ -196,10 +197,19 @@ func (pc *pconn) exchangeHead(cc *clientConn, ur *upRequest) (got bool, err erro
 	if errors.As(werr, &source) {
 		return false, werr // the client's fault: nothing to wait for
 	}
-	cc.wait.arm()
-	_ = pc.conn.SetReadDeadline(earliest(time.Now().Add(pc.pause), ur.deadline))
+	// The head must come within read_timeout (and the attempt's deadline);
+	// first, though, the read waits watchDelay only: a backend slower than
+	// that gets the client watched, then the rest of the wait.
+	now := time.Now()
+	limit := earliest(now.Add(pc.pause), ur.deadline)
+	_ = pc.conn.SetReadDeadline(earliest(now.Add(watchDelay), limit))
 	for {
 		head, err := pc.rd.ReadHead(maxResponseHead)
+		if err != nil && isTimeout(err) && time.Now().Before(limit) && !cc.wait.gone.Load() {
+			cc.wait.start()
+			_ = pc.conn.SetReadDeadline(limit)
+			continue
+		}
 		got = got || len(head) > 0 || pc.rd.Buffered() > 0
 		if err != nil {
 			if werr != nil {
@@ -249,6 +259,11 @@ func earliest(a, b time.Time) time.Time {
 // arrive from the client; nothing waits in a buffer. A failure to read the
 // body from the client comes back as *bodySourceError.
 func (pc *pconn) writeRequest(cc *clientConn, ur *upRequest) error {
+	if ur.body == nil && len(ur.head) <= maxUnboundedWrite {
+		// A head this small goes into the socket's buffer without
+		// waiting: no deadline to set.
+		return pc.writev(ur.head)
+	}
 	dl := earliest(time.Now().Add(pc.pause), ur.deadline)
 	_ = pc.conn.SetWriteDeadline(dl)
 	switch {
@@ -303,6 +318,10 @@ func (pc *pconn) writeRequest(cc *clientConn, ur *upRequest) error {
 	}
 	return nil
 }
+
+// maxUnboundedWrite is the largest request written without a write
+// deadline: far below any socket send buffer, so the write never waits.
+const maxUnboundedWrite = 16 << 10
 
 // lastChunk ends a chunked body, with no trailers.
 var lastChunk = []byte("0\r\n\r\n")

@@ -146,7 +146,7 @@ func TestForgottenPoolClosesReturningConnections(t *testing.T) {
 	pools := NewPools()
 	b := proxyconf.Backend{URL: "http://" + ln.Addr().String(), Host: ln.Addr().String(), Weight: 1}
 	cp := pools.get(b, proxyconf.Default().Upstream)
-	pc, err := cp.get(context.Background())
+	pc, err := cp.get(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,33 +9,32 @@ import (
 	"ferrum/actors/proxy/wire"
 )
 
-// watchDelay is how long a request waits on its backend before its
-// connection's reader is parked on the client, to notice the client leave.
-// A backend that answers sooner costs no read and no goroutine; a parked
-// read costs nothing while it waits.
+// watchDelay is how long a request waits on its backend's answer before
+// its connection's reader is parked on the client, to notice the client
+// leave. A backend that answers sooner costs no read and no goroutine; the
+// wait is timed by the upstream read deadline the attempt sets anyway, so
+// it costs no timer either; a parked read costs nothing while it waits.
 const watchDelay = 20 * time.Millisecond
 
 // States of a watch.
 const (
-	watchOff      int32 = iota // no timer armed, no read parked
-	watchArmed                 // the timer runs; run may start any moment
+	watchOff      int32 = iota // no read parked
 	watchRunning               // run is reading from the client
 	watchStopping              // stop is waking run's read
 )
 
 // watch notices a client that leaves while its request waits on a backend:
-// once armed, after watchDelay a read is parked on the client connection.
-// End of stream or a reset means the client left: the attempt in flight is
-// cut (its upstream connection expired) and the connection's context ends,
-// so retries and picks stop. Bytes mean a pipelined request: they stay in
-// the connection's buffer and the watch ends.
+// once started, a read is parked on the client connection. End of stream
+// or a reset means the client left: the attempt in flight is cut (its
+// upstream connection expired) and the connection's context ends, so
+// retries and picks stop. Bytes mean a pipelined request: they stay in the
+// connection's buffer and the watch ends.
 //
-// The connection's goroutine arms it once the request has been read, and
-// stops it before it reads from the client again; in between, the watch
-// goroutine alone uses the reader.
+// The connection's goroutine starts it once the request has been read and
+// the backend is slow to answer, and stops it before it reads from the
+// client again; in between, the watch goroutine alone uses the reader.
 type watch struct {
 	cc    *clientConn
-	timer *time.Timer   // made on first use, reset by each arm
 	ended chan struct{} // run reports its end here; capacity 1
 	state atomic.Int32
 	gone  atomic.Bool // the client left; written by run
@@ -55,42 +54,35 @@ func (w *watch) use(pc *pconn) {
 	w.mu.Unlock()
 }
 
-// arm starts the watch's timer. Only the connection's goroutine calls it.
-func (w *watch) arm() {
+// start parks a read on the client, in a goroutine of its own, unless one
+// is parked already. Only the connection's goroutine calls it.
+func (w *watch) start() {
 	if w.state.Load() != watchOff {
 		return
 	}
-	w.state.Store(watchArmed) // publishes the reader to run
-	if w.timer == nil {
+	if w.ended == nil {
 		w.ended = make(chan struct{}, 1)
-		w.timer = time.AfterFunc(watchDelay, w.run)
-		return
 	}
-	w.timer.Reset(watchDelay)
+	w.state.Store(watchRunning) // publishes the reader to run
+	go w.run()
 }
 
 // stop ends the watch and waits until no read of its is parked, so the
 // connection's goroutine may use the reader again. It leaves the client's
-// read deadline in the past when a read had to be woken.
+// read deadline in the past.
 func (w *watch) stop() {
 	if w.state.Load() == watchOff {
 		return
 	}
-	if !w.timer.Stop() {
-		// run started (or is about to): wake its read and wait for it.
-		w.state.Store(watchStopping)
-		_ = w.cc.c.SetReadDeadline(aLongTimeAgo)
-		<-w.ended
-	}
+	w.state.Store(watchStopping)
+	_ = w.cc.c.SetReadDeadline(aLongTimeAgo)
+	<-w.ended
 	w.state.Store(watchOff)
 }
 
-// run is the parked read, in the timer's goroutine.
+// run is the parked read.
 func (w *watch) run() {
 	defer func() { w.ended <- struct{}{} }()
-	if !w.state.CompareAndSwap(watchArmed, watchRunning) {
-		return
-	}
 	// No deadline while parked; stop moves it into the past after it
 	// marked the watch stopping, so a deadline cleared here never hides
 	// its wake-up.

@@ -26,7 +26,7 @@ func TestWatchNeverExpiresAReleasedConnection(t *testing.T) {
 	pc.user.use(pc)
 	pc.finish(true) // the answer was read whole: back to the pool
 
-	cc.wait.arm()
+	cc.wait.start()
 	peer.Close() // the client leaves
 	select {
 	case <-cc.wait.ended:
