@@ -64,6 +64,7 @@ type clientConn struct {
 	idBuf []byte // the request id
 	path  []byte // the normalized path and query, copied out of rd's buffer
 	up    upHead
+	upr   upRequest // the attempt in flight's request
 	// Scratch for X-Forwarded-For: values joined (xff) or gathered (xffVals).
 	xff     []byte
 	xffVals [][]byte

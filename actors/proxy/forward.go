@@ -23,148 +23,204 @@ func (cc *clientConn) proxy(t *Table) {
 		upgrade = req.Upgrade
 	}
 	cc.buildUpstreamHead(t, rt, upgrade)
-	hash, hasHash := cc.hashKey(t, rt)
+	key := cc.hashKey(t, rt)
 	r.body.configure(rt, t.cfg.Server.ClientBodyMinRate)
 	if upgrade != nil {
-		cc.upgrade(hash, hasHash)
+		cc.upgrade(key)
 		return
 	}
-	cc.forward(hash, hasHash)
+	cc.forward(key)
+}
+
+// attempt is one try of a request at one backend, the step forward and
+// upgrade share: pick a backend from the route's actor (following the
+// route to the table in force when a reload retired the actor), build the
+// head for that backend, and exchange it on a pooled connection.
+type attempt struct {
+	cc    *clientConn
+	rt    *route
+	idx   int // the backend picked
+	n     int // 1 for the first attempt
+	avoid int // a backend to pass over when another is in rotation; -1 for none
+}
+
+// pick asks the route's actor for a backend. When a reload retired the
+// actor after this request read the table, it carries on with the route
+// as it is now; retired is then called first (forward gives back a retry
+// token the old actor granted, so the new actor's budget never counts a
+// retry whose token it did not grant). ok is false when no backend is in
+// rotation (or the route is gone).
+func (at *attempt) pick(key hashKey, retry bool, retired func()) (ok bool, err error) {
+	cc := at.cc
+	for {
+		at.idx, ok, err = at.rt.actor.Pick(cc.ctx, cc.reply, at.avoid, key.hash, key.ok, retry)
+		if !errors.Is(err, actors.ErrRetired) {
+			return ok, err
+		}
+		cc.reply = make(chan messages.PickReply, 1) // the retired actor may still answer into the old one
+		next := cc.p.table.Load().route(at.rt.conf.PathPrefix)
+		if next == nil || next == at.rt {
+			return false, err
+		}
+		if retired != nil {
+			retired()
+		}
+		at.rt, at.avoid, retry = next, -1, false
+	}
+}
+
+// send makes the attempt: the head for the picked backend, the body (or
+// replay), and the answer's head read. It returns the connection holding
+// the answer.
+func (at *attempt) send(ur *upRequest, length int64, canResend bool) (*pconn, error) {
+	r := &at.cc.r
+	r.unreported, r.unreportedIdx = at.rt, at.idx
+	b := at.rt.backends[at.idx]
+	r.backend, r.attempts, r.attemptStart = b, at.n, time.Now()
+	ur.head = at.cc.attemptHead(at.rt, b, length)
+	return b.pool.roundTrip(at.cc, ur, canResend)
 }
 
 // forward sends the request to the route's backends, retrying as the
 // route's [retry] allows, and streams the answer back.
-func (cc *clientConn) forward(hash uint64, hasHash bool) {
+func (cc *clientConn) forward(key hashKey) {
 	r := &cc.r
-	rt := r.route
-	if r.body.length > rt.conf.Upstream.MaxRequestBodyBytes {
+	if r.body.length > r.route.conf.Upstream.MaxRequestBodyBytes {
 		cc.fail(failure{kind: KindRequestTooLarge, status: http.StatusRequestEntityTooLarge, client: true})
 		return
 	}
-	retry := &rt.conf.Retry
-	var replay []byte // the whole body kept for another attempt; nil when streamed or empty
-	if r.body.length > 0 && r.idem && retry.MaxAttempts > 1 && r.body.length <= retry.MaxBufferedBodyBytes {
-		b, err := r.body.readAll(r.body.length)
-		if err != nil {
-			cc.fail(classifyBody(err))
-			return
-		}
-		replay = b
+	replay, ok := cc.keepForReplay()
+	if !ok {
+		return
 	}
-	a := retries{cc: cc, deadline: time.Now().Add(retry.TotalTimeout), replayable: replay != nil}
+	a := retries{cc: cc, deadline: time.Now().Add(r.route.conf.Retry.TotalTimeout), replayable: replay != nil}
 	defer a.giveBack()
-	var held *heldResponse
-	var last failure
-	avoid := -1
-	for attempt := 1; ; attempt++ {
-		at, ok, err := cc.pick(rt, avoid, hash, hasHash, a.token != nil)
+	var last lastWord
+	for at := (attempt{cc: cc, rt: r.route, n: 1, avoid: -1}); ; at.n++ {
+		ok, err := at.pick(key, a.token != nil, a.giveBack)
 		a.picked = a.picked || (a.token != nil && err == nil && ok)
-		if errors.Is(err, actors.ErrRetired) {
-			// A reload replaced the route's actor after this request read
-			// the table: carry on with the route as it is now.
-			if next := cc.p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
-				// A retry token held is the old actor's; give it back
-				// there, so the new actor's budget never counts a retry
-				// whose token it did not grant.
-				a.giveBack()
-				rt, avoid = next, -1
-				attempt--
-				continue
-			}
-		}
 		if err != nil || !ok {
-			switch {
-			case cc.wait.gone.Load() || cc.ctx.Err() != nil:
-				last = failure{kind: KindClientDisconnect, status: 499, client: true}
-			case held != nil || last.kind != "":
-				// An earlier attempt's answer (or failure) stands.
-			default:
-				// No backend in rotation, or a reload removed the route
-				// while this request was on its way.
-				last = failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}
-			}
-			cc.finishWith(held, last)
+			cc.finishWith(last.orNoBackend(cc))
 			return
 		}
-		pc, err := cc.try(rt, at, attempt, replay, &a)
+		pc, err := at.send(cc.upRequest(replay, &a), cc.bodyLength(replay), a.canResend())
 		a.giveBack()
-		if err != nil {
-			f := classify(err, cc.wait.gone.Load())
-			cc.charge(rt, at, f)
-			last = f
-			if a.allowed(rt, attempt, f) {
-				cc.p.retryLog(cc, rt, rt.backends[at], attempt, f.reason)
-				if a.wait(attempt) {
-					avoid = at
-					continue
-				}
-			}
-			cc.finishWith(held, last)
+		switch {
+		case err == nil && !a.retriesAnswer(&at, pc):
+			cc.stream(at.rt, at.idx, pc)
 			return
-		}
-		status := pc.resp.Status
-		if retry.RetriesStatus(status) && pc.resp.ContentLength <= lastResponseLimit &&
-			a.allowed(rt, attempt, failure{reason: ReasonStatus}) {
-			h, complete := hold(pc)
-			cc.report(rt, at, false, status, "")
-			if complete {
-				held, last = h, failure{}
-			} else {
-				last = failure{kind: KindUpstreamReset, status: http.StatusBadGateway}
-			}
-			cc.p.retryLog(cc, rt, rt.backends[at], attempt, ReasonStatus)
-			if !a.wait(attempt) {
-				cc.finishWith(held, last)
+		case err == nil:
+			last = cc.holdAnswer(&at, pc)
+		default:
+			f := classify(err, cc.wait.gone.Load())
+			last = lastWord{fail: f, held: last.held, reason: f.reason}
+			cc.charge(at.rt, at.idx, last.fail)
+			if !a.allowed(at.rt, at.n, last.fail) {
+				cc.finishWith(last)
 				return
 			}
-			avoid = at
-			continue
 		}
-		cc.stream(rt, at, pc)
-		return
+		cc.p.retryLog(cc, at.rt, at.rt.backends[at.idx], at.n, last.reason)
+		if !a.wait(at.n) {
+			cc.finishWith(last)
+			return
+		}
+		at.avoid = at.idx
 	}
 }
 
-// try makes one attempt at backend idx of rt and returns the connection
-// with the answer's head read.
-func (cc *clientConn) try(rt *route, idx, attempt int, replay []byte, a *retries) (*pconn, error) {
+// keepForReplay reads a small idempotent body whole, so another attempt
+// can send it again; nil when the body streams (or there is none). false
+// means the client failed it and has its answer.
+func (cc *clientConn) keepForReplay() ([]byte, bool) {
 	r := &cc.r
-	r.unreported, r.unreportedIdx = rt, idx
-	b := rt.backends[idx]
-	r.backend, r.attempts, r.attemptStart = b, attempt, time.Now()
-	ur := upRequest{isHead: r.head, deadline: a.deadline}
-	var n int64
+	retry := &r.route.conf.Retry
+	if r.body.length <= 0 || !r.idem || retry.MaxAttempts <= 1 || r.body.length > retry.MaxBufferedBodyBytes {
+		return nil, true
+	}
+	b, err := r.body.readAll(r.body.length)
+	if err != nil {
+		cc.fail(classifyBody(err))
+		return nil, false
+	}
+	return b, true
+}
+
+// upRequest is what an attempt sends: the kept body, else the body
+// streamed from the client, else none.
+func (cc *clientConn) upRequest(replay []byte, a *retries) *upRequest {
+	r := &cc.r
+	ur := &cc.upr
+	*ur = upRequest{isHead: r.head, deadline: a.deadline}
 	switch {
 	case replay != nil:
 		ur.body, ur.length, ur.replay = bytesReader(replay), int64(len(replay)), replay
-		n = ur.length
 	case r.body.present():
 		ur.body, ur.length = &r.body, r.body.length
-		n = ur.length
 	}
-	ur.head = cc.attemptHead(rt, b, n)
-	return b.pool.roundTrip(cc, &ur, a.canResend())
+	return ur
 }
 
-// pick asks the route actor for a backend on the connection's reply
-// channel, which it replaces after an ErrRetired (a retired actor may
-// still answer into it).
-func (cc *clientConn) pick(rt *route, avoid int, hash uint64, hasHash, retry bool) (int, bool, error) {
-	idx, ok, err := rt.actor.Pick(cc.ctx, cc.reply, avoid, hash, hasHash, retry)
-	if errors.Is(err, actors.ErrRetired) {
-		cc.reply = make(chan messages.PickReply, 1)
+// bodyLength is the framing an attempt announces: the kept body's length,
+// the client's (-1 for chunked), or 0 for none.
+func (cc *clientConn) bodyLength(replay []byte) int64 {
+	if replay != nil {
+		return int64(len(replay))
 	}
-	return idx, ok, err
+	return cc.r.body.length
+}
+
+// lastWord is what the client gets when attempts run out: the last real
+// upstream answer when one was kept, else the last failure; reason is the
+// retry reason of the attempt that made it.
+type lastWord struct {
+	held   *heldResponse
+	fail   failure
+	reason string
+}
+
+// orNoBackend is the last word when no attempt could be made (anymore):
+// the client left, or an earlier answer or failure stands, or no backend
+// is in rotation (or a reload removed the route on the way).
+func (w lastWord) orNoBackend(cc *clientConn) lastWord {
+	switch {
+	case cc.wait.gone.Load() || cc.ctx.Err() != nil:
+		return lastWord{fail: failure{kind: KindClientDisconnect, status: 499, client: true}}
+	case w.held != nil || w.fail.kind != "":
+		return w
+	}
+	return lastWord{fail: failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}}
+}
+
+// retriesAnswer reports whether the answer on pc is one the route retries
+// on (retry_on_status, small enough to keep) and a retry may follow; the
+// retry token is then held.
+func (a *retries) retriesAnswer(at *attempt, pc *pconn) bool {
+	resp := &pc.resp
+	return at.rt.conf.Retry.RetriesStatus(resp.Status) && resp.ContentLength <= lastResponseLimit &&
+		a.allowed(at.rt, at.n, failure{reason: ReasonStatus})
+}
+
+// holdAnswer keeps an answer a retry will follow, so the client can still
+// get it when the retry fails too.
+func (cc *clientConn) holdAnswer(at *attempt, pc *pconn) lastWord {
+	status := pc.resp.Status
+	h, complete := hold(pc)
+	cc.report(at.rt, at.idx, false, status, "")
+	if !complete {
+		return lastWord{fail: failure{kind: KindUpstreamReset, status: http.StatusBadGateway}, reason: ReasonStatus}
+	}
+	return lastWord{held: h, reason: ReasonStatus}
 }
 
 // finishWith answers after the last attempt: the last real upstream answer
 // when one was kept, the failure's own status otherwise.
-func (cc *clientConn) finishWith(held *heldResponse, last failure) {
-	if held == nil {
-		cc.fail(last)
+func (cc *clientConn) finishWith(w lastWord) {
+	if w.held == nil {
+		cc.fail(w.fail)
 		return
 	}
-	cc.sendHeld(held)
+	cc.sendHeld(w.held)
 }
 
 // charge reports a failed attempt: to the backend actor unless ferrum

@@ -7,10 +7,21 @@ import (
 	"ferrum/proxyconf"
 )
 
+// hashKey is a request's consistent_hash key, hashed; ok is false when the
+// route does not hash or the request has no (or an empty) key.
+type hashKey struct {
+	hash uint64
+	ok   bool
+}
+
 // hashKey hashes the request's consistent_hash key once, from the head
-// before the body is read; ok is false when the route does not hash or the
-// request has no (or an empty) key. It allocates nothing.
-func (cc *clientConn) hashKey(t *Table, rt *route) (uint64, bool) {
+// before the body is read. It allocates nothing.
+func (cc *clientConn) hashKey(t *Table, rt *route) hashKey {
+	h, ok := cc.keyHash(t, rt)
+	return hashKey{h, ok}
+}
+
+func (cc *clientConn) keyHash(t *Table, rt *route) (uint64, bool) {
 	if rt.conf.Balancing != proxyconf.ConsistentHash {
 		return 0, false
 	}

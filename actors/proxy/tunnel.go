@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"errors"
-	"ferrum/actors"
 	"ferrum/actors/proxy/wire"
 )
 
@@ -114,51 +112,28 @@ func (p *Proxy) DrainTunnels(ctx context.Context) {
 // upgrade forwards a request asking for a protocol upgrade. A 101 answer
 // turns the client connection into a tunnel to the backend until either
 // side closes; any other answer is forwarded as a normal response. It
-// shares forward's attempt (pick, re-route after a reload, head) but makes
-// one attempt only.
-func (cc *clientConn) upgrade(hash uint64, hasHash bool) {
+// makes one attempt, through the same attempt type as forward.
+func (cc *clientConn) upgrade(key hashKey) {
 	r := &cc.r
-	rt := r.route
-	idx, ok, err := cc.pick(rt, -1, hash, hasHash, false)
-	if errors.Is(err, actors.ErrRetired) {
-		// A reload replaced the route's actor after this request read
-		// the table: ask the route as it is now.
-		if next := cc.p.table.Load().route(rt.conf.PathPrefix); next != nil && next != rt {
-			rt = next
-			idx, ok, err = cc.pick(rt, -1, hash, hasHash, false)
-		}
-	}
-	if err != nil || !ok {
-		f := failure{kind: KindNoHealthyBackend, status: http.StatusServiceUnavailable}
-		if cc.ctx.Err() != nil {
-			f = failure{kind: KindClientDisconnect, status: 499, client: true}
-		}
-		cc.fail(f)
+	at := attempt{cc: cc, rt: r.route, n: 1, avoid: -1}
+	if ok, err := at.pick(key, false, nil); err != nil || !ok {
+		cc.finishWith(lastWord{}.orNoBackend(cc))
 		return
 	}
-	a := retries{cc: cc, deadline: time.Now().Add(rt.conf.Retry.TotalTimeout)}
-	pc, err := cc.tryUpgrade(rt, idx, &a)
+	ur := &cc.upr
+	*ur = upRequest{upgrade: true, isHead: r.head, deadline: time.Now().Add(at.rt.conf.Retry.TotalTimeout)}
+	pc, err := at.send(ur, 0, false)
 	if err != nil {
 		f := classify(err, cc.wait.gone.Load())
-		cc.charge(rt, idx, f)
+		cc.charge(at.rt, at.idx, f)
 		cc.fail(f)
 		return
 	}
 	if pc.resp.Status != http.StatusSwitchingProtocols {
-		cc.stream(rt, idx, pc)
+		cc.stream(at.rt, at.idx, pc)
 		return
 	}
-	cc.tunnel(rt, idx, pc)
-}
-
-// tryUpgrade is try for an upgrade: no body, and a 101 allowed.
-func (cc *clientConn) tryUpgrade(rt *route, idx int, a *retries) (*pconn, error) {
-	r := &cc.r
-	r.unreported, r.unreportedIdx = rt, idx
-	b := rt.backends[idx]
-	r.backend, r.attempts, r.attemptStart = b, 1, time.Now()
-	ur := upRequest{head: cc.attemptHead(rt, b, 0), upgrade: true, isHead: r.head, deadline: a.deadline}
-	return b.pool.roundTrip(cc, &ur, false)
+	cc.tunnel(at.rt, at.idx, pc)
 }
 
 // tunnel sends the backend's 101 to the client and copies bytes both ways
