@@ -151,7 +151,7 @@ func (cc *clientConn) keepForReplay() ([]byte, bool) {
 func (cc *clientConn) upRequest(replay []byte, a *retries) *upRequest {
 	r := &cc.r
 	ur := &cc.upr
-	*ur = upRequest{isHead: r.head, deadline: a.deadline}
+	*ur = upRequest{isHead: r.head, deadline: a.deadline, total: r.route.conf.Retry.TotalTimeout}
 	switch {
 	case replay != nil:
 		ur.body, ur.length, ur.replay = bytesReader(replay), int64(len(replay)), replay

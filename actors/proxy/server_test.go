@@ -37,6 +37,7 @@ func startServer(t *testing.T, conf string) (*testServer, string) {
 		t.Fatal(err)
 	}
 	s := NewServer(Options{Log: quiet, Version: "test", Metrics: NewMetrics("test", nil), Config: cfg, Tree: tree})
+	sup.Start(s.Janitor())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

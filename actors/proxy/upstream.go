@@ -149,6 +149,11 @@ type upRequest struct {
 	isHead   bool      // a HEAD request: its answer has no body
 	upgrade  bool      // a 101 opens a tunnel; to any other request it is invalid
 	deadline time.Time // total_timeout: bounds the attempt until the answer's head
+	// total is total_timeout itself: a body streamed from the client
+	// takes as long as the client takes (client_body_timeout and
+	// client_body_min_rate bound that), so once it has been sent the
+	// wait for the answer gets total_timeout afresh, if that is later.
+	total time.Duration
 }
 
 // roundTrip sends ur and returns the connection with the answer's head read
@@ -272,6 +277,15 @@ func (pc *pconn) writeRequest(cc *clientConn, ur *upRequest) error {
 	case ur.replay != nil && ur.length >= 0:
 		return pc.writev(ur.head, ur.replay)
 	}
+	// The body streams at the client's pace: each write waits at most
+	// read_timeout, and the client's own limits bound the rest.
+	dl = time.Now().Add(pc.pause)
+	_ = pc.conn.SetWriteDeadline(dl)
+	defer func() {
+		if later := time.Now().Add(ur.total); later.After(ur.deadline) {
+			ur.deadline = later
+		}
+	}()
 	bp := bodyBufPool.Get().(*[]byte)
 	defer bodyBufPool.Put(bp)
 	buf := *bp
@@ -295,8 +309,8 @@ func (pc *pconn) writeRequest(cc *clientConn, ur *upRequest) error {
 			head = nil
 			sent += int64(n)
 			// A slow client must not leave the write deadline behind.
-			if now := time.Now(); now.Add(pc.pause).After(dl) && (ur.deadline.IsZero() || now.Before(ur.deadline)) {
-				dl = earliest(now.Add(pc.pause), ur.deadline)
+			if now := time.Now(); dl.Sub(now) < pc.pause/2 {
+				dl = now.Add(pc.pause)
 				_ = pc.conn.SetWriteDeadline(dl)
 			}
 		}
