@@ -788,3 +788,81 @@ func TestSocketActivation(t *testing.T) {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, p.stderr.String())
 	}
 }
+
+// accessLine runs ferrum with an access log in format, sends one request
+// with a query, and returns the request_complete line's fields.
+func accessLine(t *testing.T, format string, withQuery bool) map[string]string {
+	t.Helper()
+	a := fake(t, fakebackend.Options{Name: "a"})
+	conf := fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = %q\naccess_log = true\naccess_log_query = %v\n", format, withQuery) +
+		routeTOML("/api", a)
+	var p *proc
+	if format == "json" {
+		p = startFerrumJSON(t, conf)
+	} else {
+		p = startFerrum(t, conf)
+	}
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/api/users?token=secret", nil)
+	req.Header.Set("User-Agent", "ferrum-test/1")
+	resp, err := httpc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	fields := map[string]string{}
+	waitFor(t, 5*time.Second, "the request_complete line", func() bool {
+		for _, l := range strings.Split(p.stderr.String(), "\n") {
+			if !strings.Contains(l, "request_complete") {
+				continue
+			}
+			if format == "json" {
+				var m map[string]any
+				if json.Unmarshal([]byte(l), &m) != nil {
+					return false
+				}
+				for k, v := range m {
+					fields[k] = fmt.Sprint(v)
+				}
+				return true
+			}
+			for _, m := range textFieldRE.FindAllStringSubmatch(l, -1) {
+				v := m[2]
+				if uq, err := strconv.Unquote(v); err == nil {
+					v = uq
+				}
+				fields[m[1]] = v
+			}
+			return true
+		}
+		return false
+	})
+	return fields
+}
+
+var textFieldRE = regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S*)`)
+
+// TestAccessLogFields: request_complete carries the same fields in text and
+// JSON, the client, host, query, protocol, sizes, times and user agent
+// among them; access_log_query = false leaves the query out.
+func TestAccessLogFields(t *testing.T) {
+	text := accessLine(t, "text", true)
+	js := accessLine(t, "json", true)
+	for _, k := range []string{"request_id", "client", "method", "host", "path", "query", "protocol", "route", "backend",
+		"status", "attempts", "upstream_time", "duration", "bytes_received", "bytes_sent", "user_agent", "error_kind"} {
+		if _, ok := text[k]; !ok {
+			t.Errorf("text request_complete lacks %s: %v", k, text)
+		}
+		if _, ok := js[k]; !ok {
+			t.Errorf("JSON request_complete lacks %s: %v", k, js)
+		}
+	}
+	for k, want := range map[string]string{"client": "127.0.0.1", "path": "/api/users", "query": "token=secret",
+		"protocol": "HTTP/1.1", "user_agent": "ferrum-test/1", "status": "200"} {
+		if text[k] != want || js[k] != want {
+			t.Errorf("%s: text %q, JSON %q, want %q", k, text[k], js[k], want)
+		}
+	}
+	if quiet := accessLine(t, "text", false); quiet["query"] != "" || strings.Contains(fmt.Sprint(quiet), "secret") {
+		t.Errorf("access_log_query = false still logs the query: %v", quiet)
+	}
+}

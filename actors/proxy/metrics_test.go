@@ -327,3 +327,49 @@ func TestDebugListenerSeparate(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenMetricsParsesStrictly: the OpenMetrics exposition has one HELP
+// and one TYPE per family and no two families with one name once counters
+// lose their _total (go_memstats_alloc_bytes and its _total counter were
+// two), ends with # EOF; the text exposition parses with Prometheus's own
+// parser.
+func TestOpenMetricsParsesStrictly(t *testing.T) {
+	h := startProxy(t, routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	h.get("/x")
+	_, body := h.get("/metrics", "Accept", "application/openmetrics-text;version=1.0.0")
+	if !strings.HasSuffix(body, "# EOF\n") {
+		t.Fatal("OpenMetrics exposition does not end with # EOF")
+	}
+	help, typ := map[string]int{}, map[string]string{}
+	for _, line := range strings.Split(strings.TrimSuffix(body, "# EOF\n"), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[0] == "#" && f[1] == "HELP":
+			help[f[2]]++
+			if help[f[2]] > 1 {
+				t.Errorf("family %s has %d HELP lines", f[2], help[f[2]])
+			}
+		case len(f) >= 4 && f[0] == "#" && f[1] == "TYPE":
+			if _, dup := typ[f[2]]; dup {
+				t.Errorf("family %s is declared twice", f[2])
+			}
+			typ[f[2]] = f[3]
+		case len(f) >= 3 && f[0] == "#" && f[1] == "UNIT":
+		case len(f) >= 1 && f[0] == "#" && line != "":
+			t.Errorf("unexpected comment line %q", line)
+		}
+	}
+	for name, kind := range typ {
+		if kind == "counter" && strings.HasSuffix(name, "_total") {
+			t.Errorf("counter family %s keeps _total in OpenMetrics", name)
+		}
+	}
+	if len(typ) < 15 {
+		t.Fatalf("only %d families: %v", len(typ), typ)
+	}
+	_, text := h.get("/metrics")
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	if _, err := p.TextToMetricFamilies(strings.NewReader(text)); err != nil {
+		t.Fatalf("text exposition does not parse: %v", err)
+	}
+}

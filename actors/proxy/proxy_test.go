@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -327,5 +329,46 @@ func TestRequestIDSurvivesConnectionNamingIt(t *testing.T) {
 	}
 	if got := resp.Header.Get("X-Request-Id"); got != "keep-me" {
 		t.Errorf("client got X-Request-Id %q, want keep-me", got)
+	}
+}
+
+// TestDrainAnswersCarryConnectionClose: from the first moment of a drain,
+// every answer (proxied or ferrum's own) says Connection: close and its
+// connection is closed after it, so a keep-alive client moves elsewhere.
+func TestDrainAnswersCarryConnectionClose(t *testing.T) {
+	h := startProxy(t, routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	ask := func(path string) *http.Response {
+		t.Helper()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := ask("/x"); resp.Close {
+		t.Fatal("an answer before the drain closes the connection")
+	}
+	h.p.StartDrain()
+	if resp := ask("/x"); !resp.Close || resp.StatusCode != 200 {
+		t.Fatalf("proxied answer during the drain: %d, close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	if _, err := br.ReadByte(); !closedByPeer(err) {
+		t.Fatalf("connection still open after a drain answer (%v)", err)
+	}
+	resp, _ := h.get("/health")
+	if resp.StatusCode != 503 || !resp.Close {
+		t.Fatalf("/health during the drain: %d, close %v; want 503 with Connection: close", resp.StatusCode, resp.Close)
 	}
 }

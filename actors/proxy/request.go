@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"context"
+	"log/slog"
 	"time"
 
 	"ferrum/actors/proxy/headers"
@@ -42,7 +44,7 @@ type request struct {
 	attemptStart  time.Time
 
 	// For the access log, filled only when it is on.
-	host, userAgent, client string
+	host, userAgent, client, otherMethod string
 }
 
 // exchange serves one request whose head is head, and reports whether the
@@ -165,6 +167,9 @@ func (cc *clientConn) splitTarget() bool {
 func (cc *clientConn) noteForLog(t *Table) {
 	r, req := &cc.r, &cc.req
 	r.host = string(req.HostValue())
+	if r.method == mOTHER {
+		r.otherMethod = string(req.Method)
+	}
 	var xff [][]byte
 	for _, f := range req.Fields {
 		switch {
@@ -197,18 +202,25 @@ func (cc *clientConn) complete(t *Table) {
 	if r.backend != nil {
 		backend = r.backend.url
 	}
-	query := r.query
-	if !t.cfg.Log.AccessLogQuery {
-		query = ""
-	}
 	protocol := "HTTP/1.1"
 	if r.http10 {
 		protocol = "HTTP/1.0"
 	}
-	cc.p.log.Info("request_complete", "request_id", string(cc.idBuf), "client", r.client, "method", methods[r.method],
-		"host", r.host, "path", r.path, "query", query, "protocol", protocol, "route", routeName, "backend", backend,
-		"status", r.status, "attempts", r.attempts, "upstream_time", r.upstream, "duration", elapsed,
-		"bytes_received", r.body.n, "bytes_sent", r.sent, "user_agent", r.userAgent, "error_kind", r.kind)
+	method := methods[r.method]
+	if r.method == mOTHER {
+		method = r.otherMethod
+	}
+	attrs := make([]slog.Attr, 0, 18)
+	attrs = append(attrs, slog.String("request_id", string(cc.idBuf)), slog.String("client", r.client),
+		slog.String("method", method), slog.String("host", r.host), slog.String("path", r.path))
+	if t.cfg.Log.AccessLogQuery {
+		attrs = append(attrs, slog.String("query", r.query))
+	}
+	attrs = append(attrs, slog.String("protocol", protocol), slog.String("route", routeName), slog.String("backend", backend),
+		slog.Int("status", r.status), slog.Int("attempts", r.attempts), slog.Duration("upstream_time", r.upstream),
+		slog.Duration("duration", elapsed), slog.Int64("bytes_received", r.body.n), slog.Int64("bytes_sent", r.sent),
+		slog.String("user_agent", r.userAgent), slog.String("error_kind", r.kind))
+	cc.p.log.LogAttrs(context.Background(), slog.LevelInfo, "request_complete", attrs...)
 }
 
 // fieldValue returns the value of the first field called name (lower
