@@ -327,11 +327,15 @@ func (u *hygUpstream) check(i int) []string {
 				xff = append(xff, string(f.Value))
 			}
 		case "x-forwarded-proto":
-			xfp = append(xfp, string(f.Value))
-			xfpSet = xfpSet || len(f.Value) > 0
+			if len(f.Value) > 0 {
+				xfp = append(xfp, string(f.Value))
+				xfpSet = true
+			}
 		case "x-forwarded-host":
-			xfh = append(xfh, string(f.Value))
-			xfhSet = xfhSet || len(f.Value) > 0
+			if len(f.Value) > 0 {
+				xfh = append(xfh, string(f.Value))
+				xfhSet = true
+			}
 		}
 	}
 	if trailers {
@@ -356,9 +360,9 @@ func (u *hygUpstream) check(i int) []string {
 	hygExpect(&bad, mine, "x-request-id", u.id)
 
 	hygExpect(&bad, mine, "x-forwarded-for", strings.Join(append(xff, u.peer), ", "))
-	// A trusted peer's X-Forwarded-Proto and -Host lines are kept as they
-	// came. When none of them carries a value, ferrum's own value replaces
-	// them: the backend must not get an empty line beside ferrum's.
+	// A trusted peer's X-Forwarded-Proto and -Host lines with a value are
+	// kept as they came; empty ones say nothing and go. When none carries a
+	// value, ferrum's own takes their place: never an empty line beside it.
 	if !xfpSet {
 		xfp = []string{"http"}
 	}
@@ -467,9 +471,11 @@ func FuzzUpstreamHead(f *testing.F) {
 			f.Add([]byte(head), sel)
 		}
 	}
-	for _, sel := range []byte{0, 2} {
+	for _, sel := range []byte{0, 1, 2, 3} {
 		f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto:\r\nX-Forwarded-Host:\r\n\r\n"), sel)
+		f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto:\r\nX-Forwarded-Proto: https\r\n\r\n"), sel)
 	}
+	f.Add([]byte("0 / HTTP/1.0\r\nHost:00\r\nX-ForwArded-Host:\r\n\r\n"), byte(0x03))
 	f.Fuzz(func(t *testing.T, head []byte, sel byte) {
 		s := hygSetupOf(sel)
 		u, ok := hygBuild(t, head, s)

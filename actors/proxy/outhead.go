@@ -77,7 +77,9 @@ func (cc *clientConn) buildUpstreamHead(t *Table, rt *route, upgrade []byte) {
 			}
 			continue
 		case fieldXFProto, fieldXFHost, fieldXFOther, fieldForwarded:
-			if !trusted {
+			if !trusted || len(f.Value) == 0 && (class == fieldXFProto || class == fieldXFHost) {
+				// An empty X-Forwarded-Proto or -Host says nothing:
+				// ferrum's own value takes its place below.
 				continue
 			}
 			xfp = xfp || class == fieldXFProto && len(f.Value) > 0
