@@ -1,9 +1,9 @@
 # ferrum tasks. Each wraps a plain Go command, so everything also works with
 # only Go installed (see README.md).
 
-# Start demo backends on 3001, 3002, 4000 and the proxy on ferrum.toml (port 8080).
-demo:
-    go run ./loadtest/demo
+# Start demo backends on 3001, 3002, 4000 and the proxy on ferrum.toml (port 8080); `just demo -h` for flags.
+demo *args:
+    go run ./loadtest/demo {{args}}
 
 # Run the proxy alone on ferrum.toml.
 run *args:

@@ -190,6 +190,7 @@ func (cc *clientConn) reject(method int, err error) {
 	if status == 431 {
 		kind = KindRequestTooLarge
 	}
+	cc.r.head = false // whatever the last request was: this answer has a body
 	cc.idBuf = appendNewID(cc.idBuf[:0])
 	cc.writeOwn(status, true)
 	t := cc.p.table.Load()

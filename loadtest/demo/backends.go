@@ -89,9 +89,10 @@ func listenError(s backendSpec, err error) error {
 }
 
 // checkFree reports an error if something already accepts connections on
-// addr, where ferrum is about to listen: its /health would answer in place
-// of ferrum's and the demo would talk to the wrong server.
-func checkFree(addr string) error {
+// addr, the server.listen of the config file where ferrum is about to
+// listen: its /health would answer in place of ferrum's and the demo would
+// talk to the wrong server.
+func checkFree(file, addr string) error {
 	base, err := baseURL(addr)
 	if err != nil {
 		return err
@@ -102,9 +103,9 @@ func checkFree(addr string) error {
 	}
 	conn.Close()
 	_, port, _ := net.SplitHostPort(addr)
-	return fmt.Errorf("port %s is already in use (something answers on %s), and ferrum needs it: "+
-		"stop that process (`lsof -i :%s` shows it), or pass -config with another server.listen and the same address to -proxy",
-		port, addr, port)
+	return fmt.Errorf("port %s is already in use (something answers on %s), and ferrum needs it (%s: server.listen): "+
+		"stop that process (`lsof -i :%s` shows it, perhaps an earlier demo), or pass -config with another server.listen",
+		port, addr, file, port)
 }
 
 // baseURL is the URL to reach a server listening on addr: an unspecified
@@ -112,7 +113,7 @@ func checkFree(addr string) error {
 func baseURL(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("-proxy %q: want host:port: %w", addr, err)
+		return "", fmt.Errorf("%q: want host:port: %w", addr, err)
 	}
 	if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
 		host = "127.0.0.1"

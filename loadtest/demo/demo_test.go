@@ -2,16 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"ferrum/proxyconf"
 )
 
 func TestRootFromGOMOD(t *testing.T) {
@@ -178,21 +183,35 @@ func TestCheckFree(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
 	taken := srv.Listener.Addr().String()
-	if err := checkFree(taken); err == nil || !strings.Contains(err.Error(), "already in use") {
-		t.Errorf("checkFree(%s) with a server there = %v, want an in-use error", taken, err)
+	if err := checkFree("x.toml", taken); err == nil || !strings.Contains(err.Error(), "already in use") ||
+		!strings.Contains(err.Error(), "x.toml: server.listen") {
+		t.Errorf("checkFree(%s) with a server there = %v, want an in-use error naming x.toml: server.listen", taken, err)
 	}
-	if free := closedAddr(t); checkFree(free) != nil {
-		t.Errorf("checkFree(%s) with nothing there = %v, want nil", free, checkFree(free))
+	if free := closedAddr(t); checkFree("x.toml", free) != nil {
+		t.Errorf("checkFree(%s) with nothing there = %v, want nil", free, checkFree("x.toml", free))
 	}
 }
 
 func TestBanner(t *testing.T) {
-	b := banner("http://127.0.0.1:8080")
+	info := demoInfo{
+		base:     "http://127.0.0.1:8080",
+		config:   "/src/ferrum/ferrum.toml",
+		backends: []backendSpec{{name: "api-3001", addr: "127.0.0.1:3001"}},
+		down:     []string{"127.0.0.1:3003"},
+	}
+	b := banner(info, 4242, 4141)
 	for _, want := range []string{
+		"ferrum is up at http://127.0.0.1:8080 (pid 4242), on /src/ferrum/ferrum.toml",
+		"api-3001 (127.0.0.1:3001)",
+		"down on purpose (the demo does not start them): 127.0.0.1:3003",
 		"curl -i http://127.0.0.1:8080/api/users",
 		"curl -i http://127.0.0.1:8080/static/logo.png",
 		"curl -i http://127.0.0.1:8080/health/backends",
 		"curl -i http://127.0.0.1:8080/metrics",
+		"Reload: edit /src/ferrum/ferrum.toml, then",
+		"kill -HUP 4242 ",
+		"kill -HUP 4141 ",
+		"Stop: Ctrl-C, or kill 4141",
 	} {
 		if !strings.Contains(b, want) {
 			t.Errorf("banner lacks %q:\n%s", want, b)
@@ -201,11 +220,64 @@ func TestBanner(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	opts, err := parseFlags([]string{"-config", "x.toml", "-ferrum-bin", "/bin/ferrum", "-proxy", ":9000"}, io.Discard)
-	if err != nil || opts != (options{config: "x.toml", ferrumBin: "/bin/ferrum", proxy: ":9000"}) {
-		t.Errorf("parseFlags = %+v, %v", opts, err)
+	opts, err := parseFlags([]string{"-config", "x.toml", "-ferrum-bin", "/bin/ferrum", "-backends", "a=127.0.0.1:1,b=[::1]:2"}, io.Discard)
+	want := options{config: "x.toml", ferrumBin: "/bin/ferrum",
+		backends: []backendSpec{{name: "a", addr: "127.0.0.1:1"}, {name: "b", addr: "[::1]:2"}}}
+	if err != nil || !reflect.DeepEqual(opts, want) {
+		t.Errorf("parseFlags = %+v, %v; want %+v", opts, err, want)
 	}
-	if _, err := parseFlags([]string{"-proxy", "9000"}, io.Discard); err == nil {
-		t.Error("parseFlags(-proxy 9000) = nil error, want host:port required")
+	opts, err = parseFlags(nil, io.Discard)
+	if err != nil || !reflect.DeepEqual(opts.backends, mustParseBackends(defaultBackends)) || len(opts.backends) != 3 {
+		t.Errorf("parseFlags() = %+v, %v; want the three default backends", opts, err)
+	}
+	if _, err := parseFlags([]string{"ferrum.toml"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-config ferrum.toml") {
+		t.Errorf("parseFlags(ferrum.toml) = %v, want a hint to pass -config", err)
+	}
+	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("parseFlags(-h) = %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestParseBackends(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []backendSpec
+		wantErr string
+	}{
+		{in: "a=127.0.0.1:1", want: []backendSpec{{name: "a", addr: "127.0.0.1:1"}}},
+		{in: "a=127.0.0.1:1, b=127.0.0.1:2", want: []backendSpec{{name: "a", addr: "127.0.0.1:1"}, {name: "b", addr: "127.0.0.1:2"}}},
+		{in: "", wantErr: "want name=host:port"},
+		{in: "127.0.0.1:1", wantErr: "want name=host:port"},
+		{in: "a=3001", wantErr: "want name=host:port"},
+		{in: "a=127.0.0.1:1,", wantErr: "want name=host:port"},
+		{in: "a=127.0.0.1:1,a=127.0.0.1:2", wantErr: "given twice"},
+		{in: "a=127.0.0.1:1,b=127.0.0.1:1", wantErr: "given twice"},
+	}
+	for _, tt := range tests {
+		got, err := parseBackends(tt.in)
+		switch {
+		case tt.wantErr == "" && (err != nil || !reflect.DeepEqual(got, tt.want)):
+			t.Errorf("parseBackends(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("parseBackends(%q) = %+v, %v; want an error containing %q", tt.in, got, err, tt.wantErr)
+		}
+	}
+}
+
+func TestNotStarted(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := proxyconf.Load(filepath.Join(root, "ferrum.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := notStarted(cfg, mustParseBackends(defaultBackends))
+	if want := []string{"127.0.0.1:3003"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("notStarted(ferrum.toml, default backends) = %q, want %q", got, want)
+	}
+	if got := notStarted(cfg, nil); len(got) != 4 {
+		t.Errorf("notStarted(ferrum.toml, none) = %q, want all four backends", got)
 	}
 }

@@ -45,11 +45,13 @@ func rootFromGOMOD(out string) (string, error) {
 }
 
 // build runs `go build -o bin .` in root, passing its output through. A
-// signal kills the build and returns errInterrupted.
-func build(root, bin string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
+// signal on stops ends the build, the compilers it started included, and
+// returns errInterrupted.
+func build(root, bin string, stdout, stderr io.Writer, stops <-chan os.Signal) error {
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("build ferrum: %w", err)
 	}
@@ -61,8 +63,8 @@ func build(root, bin string, stdout, stderr io.Writer, sigs <-chan os.Signal) er
 			return fmt.Errorf("build ferrum in %s: %w", root, err)
 		}
 		return nil
-	case <-sigs:
-		cmd.Process.Kill()
+	case <-stops:
+		killGroup(cmd.Process)
 		<-done
 		return errInterrupted
 	}
@@ -106,15 +108,26 @@ func (p *proxyProcess) exitCode() int {
 	}
 }
 
+// demoInfo is what the demo tells about itself once ferrum is up.
+type demoInfo struct {
+	base     string        // ferrum's URL, from server.listen
+	config   string        // the file ferrum runs on and re-reads on SIGHUP
+	backends []backendSpec // the backends the demo started
+	down     []string      // backend addresses in config that nothing of the demo's serves
+}
+
 // supervise watches a started ferrum until it exits and returns its exit
-// code. It prints the banner once ferrum answers /health; a signal becomes
-// one SIGTERM for ferrum (a second signal, a second SIGTERM, which makes
-// ferrum exit at once), and ferrum is killed killAfter the first.
-func supervise(p *proxyProcess, proxyAddr string, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
-	base, _ := baseURL(proxyAddr) // checked by parseFlags
+// code. It prints the banner once ferrum answers /health. A signal on stops
+// becomes one SIGTERM for ferrum (a second signal, a second SIGTERM, which
+// makes ferrum exit at once), and ferrum is killed killAfter the first. A
+// signal on reloads becomes a SIGHUP for ferrum, held until ferrum answers
+// /health: before that ferrum may not catch SIGHUP yet, and would die of it.
+// A reload whose notice cannot be written means the terminal hung up, and
+// stops ferrum instead: nobody is left to watch or stop the demo.
+func supervise(p *proxyProcess, info demoInfo, stops, reloads <-chan os.Signal, stdout, stderr io.Writer) int {
 	pollCtx, stopPoll := context.WithCancel(context.Background())
 	healthy := make(chan error, 1)
-	go func() { healthy <- waitHealthy(pollCtx, base+"/health", healthDeadline, healthPollEvery) }()
+	go func() { healthy <- waitHealthy(pollCtx, info.base+"/health", healthDeadline, healthPollEvery) }()
 	defer func() {
 		stopPoll()
 		if healthy != nil {
@@ -124,14 +137,22 @@ func supervise(p *proxyProcess, proxyAddr string, sigs <-chan os.Signal, stdout,
 
 	var (
 		kill      <-chan time.Time // set by the first stop request
+		up        bool             // ferrum answered /health
+		held      bool             // a reload came before ferrum was up
 		unhealthy bool
 	)
+	pid := p.cmd.Process.Pid
 	stop := func() {
 		stopPoll()
 		if kill == nil {
 			kill = time.After(killAfter)
 		}
 		terminate(p.cmd.Process)
+	}
+	forward := func() {
+		if err := reload(p.cmd.Process); err != nil {
+			fmt.Fprintf(stderr, "demo: reload ferrum (pid %d): %v\n", pid, err)
+		}
 	}
 	for {
 		select {
@@ -150,17 +171,42 @@ func supervise(p *proxyProcess, proxyAddr string, sigs <-chan os.Signal, stdout,
 			case kill != nil:
 				// Already stopping; stop cancelled the poll.
 			case err == nil:
-				fmt.Fprint(stdout, banner(base))
+				up = true
+				fmt.Fprint(stdout, banner(info, pid, os.Getpid()))
+				if held {
+					held = false
+					fmt.Fprintln(stdout, "demo: ferrum is up; passing on the SIGHUP that came before")
+					forward()
+				}
 			default:
 				fmt.Fprintf(stderr, "demo: ferrum is not healthy: %v; stopping it\n", err)
 				unhealthy = true
 				stop()
 			}
-		case <-sigs:
+		case <-stops:
 			if kill == nil {
 				fmt.Fprintln(stdout, "demo: stopping ferrum (it drains first; Ctrl-C again stops it at once)")
 			}
 			stop()
+		case <-reloads:
+			var err error
+			switch {
+			case kill != nil:
+				continue // ferrum is draining: nothing left to reload
+			case !up:
+				held = true
+				_, err = fmt.Fprintln(stdout, "demo: SIGHUP: ferrum is not up yet; it reloads once it answers /health")
+			default:
+				_, err = fmt.Fprintf(stdout, "demo: SIGHUP: ferrum (pid %d) re-reads %s\n", pid, info.config)
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "demo: SIGHUP with the output gone (%v): the terminal hung up; stopping ferrum\n", err)
+				stop()
+				continue
+			}
+			if up {
+				forward()
+			}
 		case <-kill:
 			fmt.Fprintf(stderr, "demo: ferrum still running %v after SIGTERM; killing it\n", killAfter)
 			p.cmd.Process.Kill()
@@ -217,16 +263,28 @@ func probe(ctx context.Context, client *http.Client, url string) error {
 	return nil
 }
 
-// banner is what the demo prints once ferrum is up at base.
-func banner(base string) string {
+// banner is what the demo prints once ferrum (pid ferrumPID) is up; the
+// demo's own pid is demoPID.
+func banner(info demoInfo, ferrumPID, demoPID int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nferrum is up at %s\n", base)
-	fmt.Fprintf(&b, "backends: api-3001, api-3002 and static-4000; 127.0.0.1:3003 is down on purpose\n\n")
-	fmt.Fprintf(&b, "Try:\n")
+	base := info.base
+	fmt.Fprintf(&b, "\nferrum is up at %s (pid %d), on %s\n", base, ferrumPID, info.config)
+	names := make([]string, len(info.backends))
+	for i, s := range info.backends {
+		names[i] = s.name + " (" + s.addr + ")"
+	}
+	fmt.Fprintf(&b, "backends: %s\n", strings.Join(names, ", "))
+	if len(info.down) > 0 {
+		fmt.Fprintf(&b, "down on purpose (the demo does not start them): %s\n", strings.Join(info.down, ", "))
+	}
+	fmt.Fprintf(&b, "\nTry:\n")
 	fmt.Fprintf(&b, "  curl -i %s/api/users         # twice: two different backends answer\n", base)
 	fmt.Fprintf(&b, "  curl -i %s/static/logo.png\n", base)
-	fmt.Fprintf(&b, "  curl -i %s/health/backends   # 3003 drops out of rotation after a few failures\n", base)
+	fmt.Fprintf(&b, "  curl -i %s/health/backends   # a down backend drops out of rotation after a few failures\n", base)
 	fmt.Fprintf(&b, "  curl -i %s/metrics\n\n", base)
-	fmt.Fprintf(&b, "Ctrl-C stops ferrum (it drains first), then the backends.\n\n")
+	fmt.Fprintf(&b, "Reload: edit %s, then\n", info.config)
+	fmt.Fprintf(&b, "  kill -HUP %d    # ferrum re-reads the file (a bad file changes nothing; ferrum logs why)\n", ferrumPID)
+	fmt.Fprintf(&b, "  kill -HUP %d    # the same, through the demo\n", demoPID)
+	fmt.Fprintf(&b, "Stop: Ctrl-C, or kill %d: ferrum drains, then the backends stop.\n\n", demoPID)
 	return b.String()
 }
