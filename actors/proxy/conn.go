@@ -15,7 +15,8 @@ import (
 
 // A client connection's state, as Shutdown sees it.
 const (
-	connIdle   int32 = iota // waiting for a request: Shutdown may close it
+	connFresh  int32 = iota // accepted, first request not begun: its client is about to send it
+	connIdle                // between requests (keep-alive): Shutdown may close it
 	connActive              // serving a request: it closes itself after the answer
 	connClosed              // closed by Shutdown
 	connTunnel              // carrying a tunnel: drained with the tunnels, not the requests
@@ -143,8 +144,9 @@ func (cc *clientConn) awaitRequest(first bool) ([]byte, bool) {
 		// Bytes left from a pipelined request, or the watch's deadline.
 		_ = cc.c.SetReadDeadline(time.Now().Add(s.ClientHeaderTimeout))
 	}
-	if !cc.state.CompareAndSwap(connIdle, connActive) && cc.state.Load() != connActive {
-		return nil, false
+	if !cc.state.CompareAndSwap(connIdle, connActive) && !cc.state.CompareAndSwap(connFresh, connActive) &&
+		cc.state.Load() != connActive {
+		return nil, false // Shutdown closed it
 	}
 	head, err := cc.rd.ReadHead(s.MaxHeaderBytes)
 	if err != nil {

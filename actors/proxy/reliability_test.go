@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"ferrum/loadtest/fakebackend"
 	"io"
 	"net"
 	"net/http"
@@ -212,5 +214,59 @@ func TestSlowUploadOutlastsTotalTimeout(t *testing.T) {
 	}
 	if v := value(h.scrape(), "ferrum_proxy_backend_requests_total", "outcome=failure"); v > 0 {
 		t.Errorf("a slow client was charged to the backend: %v failures", v)
+	}
+}
+
+// TestDrainServesConnectionsAcceptedJustBefore: a connection accepted
+// before the listener closed but whose request comes after (a client that
+// just connected) is served, with Connection: close, not closed under the
+// client; one that sends nothing is closed after a short grace, and
+// neither counts as a request cut off.
+func TestDrainServesConnectionsAcceptedJustBefore(t *testing.T) {
+	s, _ := startServer(t, routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	fresh, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	silent, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// Both are accepted (the server holds them) before the drain.
+	eventually(t, 5*time.Second, "connections accepted", func() bool { return s.conns.count() == 2 })
+	s.StartDrain()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctx) }()
+	eventually(t, 5*time.Second, "the listener to close", func() bool {
+		c, err := net.Dial("tcp", s.Addr())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	_ = fresh.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(fresh, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(fresh), nil)
+	if err != nil {
+		t.Fatalf("a request on a connection accepted before the listener closed was not served: %v", err)
+	}
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("answer %d, close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Errorf("Shutdown = %v: a silent connection is not a request cut off", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the drain waited on a connection that never sent a request")
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := silent.Read(make([]byte, 1)); !closedByPeer(err) {
+		t.Errorf("the silent connection is still open after the drain: %v", err)
 	}
 }

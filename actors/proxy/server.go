@@ -33,6 +33,10 @@ type Server struct {
 	tree *actors.Tree      // in force; written by Apply
 
 	conns conns // client connections being served
+	// accepting counts the accept loops running; Shutdown waits for them
+	// to stop before it looks at the connections, so none is accepted
+	// behind its back.
+	accepting sync.WaitGroup
 
 	mu        sync.Mutex
 	listeners []net.Listener // the client listeners; guarded by mu
@@ -99,6 +103,7 @@ func (s *Server) CheckPools(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	s.listeners = append(s.listeners, ln)
+	s.accepting.Add(1)
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -111,6 +116,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			if !errors.Is(aerr, net.ErrClosed) {
 				err = aerr
 			}
+			s.accepting.Done()
 			break
 		}
 		cc := newClientConn(s.proxy, c)
@@ -281,6 +287,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, ln := range listeners {
 		ln.Close()
 	}
+	s.accepting.Wait()
 	s.conns.closeIdle()
 	var cut bool
 	for _, hs := range servers {
@@ -289,7 +296,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			hs.Close()
 		}
 	}
-	if !s.conns.wait(ctx) {
+	if !s.conns.wait(ctx, time.Now().Add(freshGrace)) {
 		cut = true
 	}
 	s.proxy.DrainTunnels(ctx)
@@ -355,6 +362,46 @@ func (cs *conns) signal() {
 	cs.zero = nil
 }
 
+// freshGrace is how long a drain lets a connection accepted just before
+// the listener closed send its first request: a client that connected
+// means to send one, and closing it under the client would be an error
+// the client sees. One that sends nothing in that time is closed.
+const freshGrace = time.Second
+
+// closeFresh closes the connections still waiting for their first request
+// once the grace (until) is over.
+func (cs *conns) closeFresh(now, until time.Time) {
+	if now.Before(until) {
+		return
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for cc := range cs.set {
+		if cc.state.CompareAndSwap(connFresh, connClosed) {
+			cc.c.Close()
+		}
+	}
+}
+
+// count is the number of connections being served.
+func (cs *conns) count() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return len(cs.set)
+}
+
+// busy reports whether a connection is serving a request.
+func (cs *conns) busy() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for cc := range cs.set {
+		if cc.state.Load() == connActive {
+			return true
+		}
+	}
+	return false
+}
+
 // closeIdle closes the connections waiting for a request; the others close
 // themselves after their answer.
 func (cs *conns) closeIdle() {
@@ -378,9 +425,13 @@ func (cs *conns) closeAll() {
 }
 
 // wait waits until no connection but tunnels is left, polling for
-// connections that became tunnels, or until ctx ends (false).
-func (cs *conns) wait(ctx context.Context) bool {
+// connections that became tunnels and closing fresh ones past their grace
+// (freshUntil), or until ctx ends. It reports false when ctx ended with a
+// request still being served: connections idle or fresh at the deadline
+// carried no request, and closing them cuts nothing.
+func (cs *conns) wait(ctx context.Context, freshUntil time.Time) bool {
 	for {
+		cs.closeFresh(time.Now(), freshUntil)
 		cs.mu.Lock()
 		cs.zero = make(chan struct{})
 		cs.signal()
@@ -396,7 +447,7 @@ func (cs *conns) wait(ctx context.Context) bool {
 			return true
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return !cs.busy()
 		case <-t.C:
 		}
 	}

@@ -24,6 +24,22 @@ type options struct {
 	resultsDir  string
 	compare     []string
 	gogc        string
+	// shutdownDelay, when shutdownDelaySet, is ferrum's shutdown_delay in
+	// the restart drills instead of each drill's own.
+	shutdownDelay    time.Duration
+	shutdownDelaySet bool
+	// upgradeOrder is how socket_upgrade replaces ferrum: orderStopStart
+	// or orderStartStop.
+	upgradeOrder string
+}
+
+// drillDelay is the shutdown_delay a drill gives ferrum: --shutdown-delay
+// when set, else def, the drill's own.
+func (o options) drillDelay(def time.Duration) time.Duration {
+	if o.shutdownDelaySet {
+		return o.shutdownDelay
+	}
+	return def
 }
 
 // usageHead opens the -h text.
@@ -34,6 +50,32 @@ plain Go reference (httputil) and the backend itself, scenario by scenario,
 and writes the reports, configs and a summary into
 --results-dir/<UTC YYYYMMDD-HHMMSS>/. See docs/benchmarking.md.
 
+Scenarios: "all" is the benchmarks, healthy_get to many_routes. The two
+restart drills run only when named, alone or beside them (--scenarios
+all,rolling_restart). Each runs ferrum as an operator would and restarts it
+under wrk:
+  rolling_restart  HAProxy (mode tcp, GET /health every 250ms, out after 1
+                   failure, back after 2 passes) over two ferrum instances
+                   (shutdown_delay 2s); under wrk for 25s each instance is
+                   sent SIGTERM, waited for, started again on its port and
+                   waited for in HAProxy, in turn. Needs haproxy
+                   (apt-get install haproxy); skipped without it.
+  socket_upgrade   ferrum on a listening socket the harness holds and passes
+                   as systemd does (fd 3, LISTEN_FDS=1, LISTEN_PID); under
+                   wrk for 20s ferrum is replaced twice, by default as
+                   systemctl restart does (--upgrade-order stop-start:
+                   SIGTERM, wait for the exit, start the new one) with
+                   shutdown_delay 1s, so busy keep-alive clients are told
+                   Connection: close before the old process closes idle
+                   connections (with 0s that close races their next
+                   request).
+A drill PASSes with 0 wrk socket errors, 0 non-2xx answers and exit code 0
+from every drained ferrum; a FAIL makes the harness exit 1. Drills take
+--threads, --connections, --rounds (one whole drill a round), --gogc and the
+two drill flags; --duration, --warmup and --compare do not apply to them.
+Each writes the wrk report, every process's log, the configs and a timeline
+of what happened when (timeline.txt) into its folder.
+
 `
 
 // parseFlags reads args. Errors and usage go to stderr through the flag
@@ -43,9 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o                 options
 		scenarios, compar string
 	)
-	names := make([]string, len(allScenarios))
-	for i, s := range allScenarios {
-		names[i] = s.name
+	var names []string
+	for _, s := range slices.Concat(allScenarios, drillScenarios) {
+		names = append(names, s.name)
 	}
 	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -65,6 +107,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.resultsDir, "results-dir", "benchmark-results", "`directory` that gets one folder per run")
 	fs.StringVar(&compar, "compare", "", "comma-separated `list` of targets to run beside ferrum: "+strings.Join(compareTargets, ", "))
 	fs.StringVar(&o.gogc, "gogc", "400", "GOGC for ferrum (empty: inherit the harness's environment)")
+	fs.Func("shutdown-delay", "restart drills: ferrum's server.shutdown_delay `duration` (default: 2s in rolling_restart, 1s in socket_upgrade)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return errors.New("want a duration >= 0 such as 2s")
+		}
+		o.shutdownDelay, o.shutdownDelaySet = d, true
+		return nil
+	})
+	fs.StringVar(&o.upgradeOrder, "upgrade-order", orderStopStart, "socket_upgrade: how ferrum is replaced: "+orderStopStart+" (SIGTERM the old, wait for its exit, start the new, as systemctl restart does) or "+orderStartStop+" (start the new, wait until it serves, then SIGTERM the old)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -94,28 +145,36 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.rounds < 1 {
 		errs = append(errs, fmt.Errorf("--rounds %d: want >= 1", o.rounds))
 	}
+	if !slices.Contains(upgradeOrders, o.upgradeOrder) {
+		errs = append(errs, fmt.Errorf("--upgrade-order %q: want %s", o.upgradeOrder, strings.Join(upgradeOrders, " or ")))
+	}
 	if o.skipBuild && o.binDir == "" {
 		errs = append(errs, errors.New("--skip-build needs --bin-dir, the directory holding ferrum, backend and refproxy"))
 	}
 	return o, errors.Join(errs...)
 }
 
-// pickScenarios resolves --scenarios into scenarios in their usual order.
+// pickScenarios resolves --scenarios into scenarios in their usual order:
+// the benchmarks, then the restart drills. "all", alone or in the list,
+// stands for every benchmark; drills run only when named.
 func pickScenarios(list string) ([]scenario, error) {
-	if strings.TrimSpace(list) == "all" {
-		return allScenarios, nil
-	}
 	want := splitList(list)
 	if len(want) == 0 {
 		return nil, errors.New("--scenarios: empty; give all or a list of names")
 	}
 	var picked []scenario
 	for _, name := range want {
-		if _, ok := scenarioByName(name); !ok {
+		if _, ok := scenarioByName(name); !ok && name != "all" {
 			return nil, fmt.Errorf("--scenarios: unknown scenario %q", name)
 		}
 	}
+	all := slices.Contains(want, "all")
 	for _, s := range allScenarios {
+		if all || slices.Contains(want, s.name) {
+			picked = append(picked, s)
+		}
+	}
+	for _, s := range drillScenarios {
 		if slices.Contains(want, s.name) {
 			picked = append(picked, s)
 		}

@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "harness: wrote %s\n", filepath.Join(r.out, "summary.md"))
 	for _, c := range cells {
 		for _, p := range c.Passes {
-			failed = failed || p.Error != ""
+			failed = failed || p.Error != "" || (p.Drill != nil && !p.Drill.Pass)
 		}
 	}
 	if failed || ctx.Err() != nil {
@@ -159,7 +159,14 @@ func (r *runner) prepare(ctx context.Context) error {
 	if err := os.MkdirAll(r.out, 0o755); err != nil {
 		return err
 	}
-	passes := len(r.o.scenarios) * r.o.rounds * len(r.targets)
+	passes := 0
+	for _, s := range r.o.scenarios {
+		if s.drill != "" {
+			passes += r.o.rounds // one drill a round, whatever the targets
+		} else {
+			passes += r.o.rounds * len(r.targets)
+		}
+	}
 	r.progress = newProgress(r.stderr, passes, r.o.warmup+r.o.duration+3*time.Second)
 	return nil
 }
@@ -174,6 +181,11 @@ func (r *runner) runScenario(ctx context.Context, s scenario) (cells []cell, err
 	}
 	if err := os.MkdirAll(st.dir, 0o755); err != nil {
 		return nil, err
+	}
+	if why := drillMissing(s); why != "" {
+		fmt.Fprintf(r.stderr, "harness: %s: skipped: %s\n", s.name, why)
+		r.progress.skip(r.o.rounds)
+		return []cell{{Scenario: s.name, Target: s.drill.target(), Drill: true, Skipped: why}}, nil
 	}
 	blog, err := os.Create(filepath.Join(st.dir, "backends.log"))
 	if err != nil {
@@ -194,6 +206,9 @@ func (r *runner) runScenario(ctx context.Context, s scenario) (cells []cell, err
 		st.backends = append(st.backends, b.addr)
 		st.backendPids = append(st.backendPids, b.pid())
 		st.backendPorts[addrPort(b.addr)] = true
+	}
+	if s.drill != "" {
+		return r.runDrill(ctx, st)
 	}
 	if s.hasScript() {
 		st.script = filepath.Join(st.dir, "wrk.lua")

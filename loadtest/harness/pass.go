@@ -62,6 +62,9 @@ type passResult struct {
 	ReportFile string `json:"report_file"`
 	// Error says why the pass has no numbers, or what went wrong around it.
 	Error string `json:"error,omitempty"`
+	// Drill is the restart drill's own account and verdict; nil for a
+	// benchmark pass.
+	Drill *drillOutcome `json:"drill,omitempty"`
 }
 
 // cpuMsPer1k is the proxy's CPU milliseconds per thousand requests.

@@ -36,6 +36,10 @@ type scenario struct {
 	// direct is the index of the backend the `direct` target talks to:
 	// a healthy one.
 	direct int
+	// drill, when set, makes the scenario a restart drill (drill.go): one
+	// run of its own setup under wrk, judged PASS or FAIL, instead of a
+	// benchmark pass per target.
+	drill drillKind
 }
 
 // kib is a KiB, for body sizes.
@@ -99,11 +103,13 @@ func twins(prefix string, args ...string) []backendSpec {
 	return []backendSpec{{name: prefix + "-a", args: args}, {name: prefix + "-b", args: args}}
 }
 
-// scenarioByName finds a scenario in allScenarios.
+// scenarioByName finds a scenario in allScenarios or drillScenarios.
 func scenarioByName(name string) (scenario, bool) {
-	for _, s := range allScenarios {
-		if s.name == name {
-			return s, true
+	for _, list := range [][]scenario{allScenarios, drillScenarios} {
+		for _, s := range list {
+			if s.name == name {
+				return s, true
+			}
 		}
 	}
 	return scenario{}, false

@@ -129,6 +129,11 @@ func (p *progress) phase(s scenario, t target, round int, what string, d time.Du
 		p.done+1, p.total, s.name, t.name, round+1, what, d, max(left, d).Round(time.Second))
 }
 
+// skip takes n passes that will not run out of the count.
+func (p *progress) skip(n int) {
+	p.total -= n
+}
+
 // passDone marks the current pass finished.
 func (p *progress) passDone() {
 	p.done++

@@ -19,6 +19,11 @@ type cell struct {
 	// and RatioToHTTPUtil the same over the httputil reference's.
 	RatioToNginx    *float64 `json:"ratio_to_nginx,omitempty"`
 	RatioToHTTPUtil *float64 `json:"ratio_to_httputil,omitempty"`
+	// Drill marks a restart drill's cell: its processes come and go during
+	// the pass, so the per-process columns stay empty.
+	Drill bool `json:"drill,omitempty"`
+	// Skipped says why the scenario did not run on this machine.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // medians are the per-field medians over a cell's successful passes; the
@@ -132,8 +137,18 @@ func summaryMarkdown(m meta, cells []cell) string {
 			b.WriteString("- " + line + "\n")
 		}
 	}
+	if drills := drillLines(cells); len(drills) > 0 {
+		b.WriteString("\n## Restart drills\n\n")
+		b.WriteString("PASS: 0 socket errors, 0 non-2xx answers, every drained ferrum exited 0.\n\n")
+		for _, line := range drills {
+			b.WriteString("- " + line + "\n")
+		}
+	}
 	var notes []string
 	for _, c := range cells {
+		if c.Skipped != "" {
+			notes = append(notes, fmt.Sprintf("%s: skipped: %s", c.Scenario, c.Skipped))
+		}
 		if noRetries(c) {
 			notes = append(notes, fmt.Sprintf("%s via %s: the httputil reference does not retry, so the failing backend's 503s reach wrk and count as non-2xx; its req/s is not comparable with the retrying proxies'", c.Scenario, c.Target))
 		}
@@ -159,6 +174,20 @@ func summaryMarkdown(m meta, cells []cell) string {
 	return b.String()
 }
 
+// drillLines is a line per pass of every restart drill among cells.
+func drillLines(cells []cell) []string {
+	var lines []string
+	for _, c := range cells {
+		if !c.Drill {
+			continue
+		}
+		for _, p := range c.Passes {
+			lines = append(lines, drillLine(c.Scenario, p))
+		}
+	}
+	return lines
+}
+
 // noRetries reports whether c is the httputil reference in a scenario where
 // the other proxies retry: it passes the failures on instead.
 func noRetries(c cell) bool {
@@ -177,14 +206,19 @@ func summaryTable(cells []cell) string {
 			name += " (no retries)"
 		}
 		m := c.Median
+		if c.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | %s | skipped | | | | | | | | | | | | |\n", c.Scenario, name)
+			continue
+		}
 		if m == nil {
 			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | | | | |\n", c.Scenario, name)
 			continue
 		}
 		// direct has no proxy to measure, and its "upstream" connections
-		// are wrk's own, closed at the end of every pass.
+		// are wrk's own, closed at the end of every pass. A drill's
+		// processes are replaced during the pass.
 		cpu, rss, churn := "–", "–", "–"
-		if c.Target != targetDirect {
+		if c.Target != targetDirect && !c.Drill {
 			cpu, rss = fmt.Sprintf("%.1f", m.CPUMsPer1k), fmt.Sprintf("%.1f", m.PeakRSSMiB)
 			churn = fmt.Sprintf("%.0f", m.UpstreamChurn)
 		}
@@ -198,6 +232,9 @@ func summaryTable(cells []cell) string {
 		}
 		if m.OtherPercent > otherLimit {
 			other += " (!)"
+		}
+		if c.Drill {
+			other = "–"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s |\n",
 			c.Scenario, name, m.RequestsPerSec, fmtMs(m.P50Ms), fmtMs(m.P90Ms), fmtMs(m.P99Ms),
