@@ -216,7 +216,7 @@ func TestDrillFerrumConfigLoads(t *testing.T) {
 }
 
 func TestPickScenarios(t *testing.T) {
-	benchmarks := []string{"healthy_get", "large_response", "retry_get", "upload_post", "many_routes"}
+	benchmarks := []string{"healthy_get", "large_response", "retry_get", "upload_post", "many_routes", "many_routes_baseline"}
 	for _, tc := range []struct {
 		list    string
 		want    []string

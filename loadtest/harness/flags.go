@@ -50,7 +50,7 @@ plain Go reference (httputil) and the backend itself, scenario by scenario,
 and writes the reports, configs and a summary into
 --results-dir/<UTC YYYYMMDD-HHMMSS>/. See docs/benchmarking.md.
 
-Scenarios: "all" is the benchmarks, healthy_get to many_routes. The two
+Scenarios: "all" is the benchmarks, healthy_get to many_routes_baseline. The two
 restart drills run only when named, alone or beside them (--scenarios
 all,rolling_restart). Each runs ferrum as an operator would and restarts it
 under wrk:

@@ -24,6 +24,11 @@ type scenario struct {
 	// routes is the number of routes. 1 is a catch-all "/" over every
 	// backend; more are "/r0" ... "/r<routes-1>", each over every backend.
 	routes int
+	// scriptRoutes, when above routes, makes the wrk script cycle over the
+	// paths of that many routes (/r0/item ...) while the proxies have
+	// routes routes: many_routes_baseline sends many_routes' very requests
+	// to a single catch-all route, so the two differ in routing alone.
+	scriptRoutes int
 	// retrying marks a scenario where retries are the point: passive
 	// ejection is off in every proxy and ferrum's retry budget is lifted,
 	// so every request that meets the failing backend pays a retry.
@@ -96,6 +101,19 @@ var allScenarios = []scenario{
 		routes: manyRoutes,
 		path:   "/r0/item",
 	},
+	{
+		name:  "many_routes_baseline",
+		about: "many_routes' requests (the same 500 paths, the same wrk script) to one catch-all route over the same 4 backends",
+		backends: []backendSpec{
+			{name: "routes-a", args: []string{"-body-bytes", strconv.Itoa(kib)}},
+			{name: "routes-b", args: []string{"-body-bytes", strconv.Itoa(kib)}},
+			{name: "routes-c", args: []string{"-body-bytes", strconv.Itoa(kib)}},
+			{name: "routes-d", args: []string{"-body-bytes", strconv.Itoa(kib)}},
+		},
+		routes:       1,
+		scriptRoutes: manyRoutes,
+		path:         "/r0/item",
+	},
 }
 
 // twins is two backends named prefix-a and prefix-b with the same flags.
@@ -125,8 +143,11 @@ func (s scenario) routePrefix(i int) string {
 
 // hasScript reports whether wrk needs a Lua script for this scenario.
 func (s scenario) hasScript() bool {
-	return s.uploadBytes > 0 || s.routes > 1
+	return s.uploadBytes > 0 || s.pathCount() > 1
 }
+
+// pathCount is the number of route paths the wrk script cycles over.
+func (s scenario) pathCount() int { return max(s.routes, s.scriptRoutes) }
 
 // luaScript is the wrk script for the scenario, or "" when plain GETs of
 // path do. Scripts build their requests once in init, so wrk's per-request
@@ -140,7 +161,7 @@ func (s scenario) luaScript() string {
 wrk.body = string.rep("u", %d)
 wrk.headers["Content-Type"] = "application/octet-stream"
 `, s.uploadBytes)
-	case s.routes > 1:
+	case s.pathCount() > 1:
 		// setup runs once per thread in wrk's main Lua state and hands each
 		// thread its own starting point, so the threads do not walk the
 		// routes in step.
@@ -163,7 +184,7 @@ function request()
   n = n %% #requests + 1
   return requests[n]
 end
-`, s.routes-1)
+`, s.pathCount()-1)
 	default:
 		return ""
 	}

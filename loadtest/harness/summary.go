@@ -285,6 +285,10 @@ func budgetLines(cells []cell) []string {
 		r := f.P99Ms / n.P99Ms
 		lines = append(lines, fmt.Sprintf("%s p99: %s against nginx's %s, %.2fx (budget ≤ 2x): %s", s.name, fmtMs(f.P99Ms), fmtMs(n.P99Ms), r, verdict(r <= 2)))
 	}
+	if many, base := find("many_routes", targetFerrum), find("many_routes_baseline", targetFerrum); many != nil && base != nil && base.RequestsPerSec > 0 {
+		r := many.RequestsPerSec / base.RequestsPerSec
+		lines = append(lines, fmt.Sprintf("many_routes: %.2fx of the same requests to one route (many_routes_baseline) (budget ≥ 0.95x): %s", r, verdict(r >= 0.95)))
+	}
 	if many, healthy := find("many_routes", targetFerrum), find("healthy_get", targetFerrum); many != nil && healthy != nil && healthy.RequestsPerSec > 0 {
 		r := many.RequestsPerSec / healthy.RequestsPerSec
 		line := fmt.Sprintf("many_routes: %.2fx of healthy_get's req/s (budget ≥ 0.90x): %s", r, verdict(r >= 0.9))
