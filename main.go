@@ -105,7 +105,7 @@ Signals:
 
 Environment:
   FERRUM_DEBUG_TOKEN      bearer token for /health/backends and /metrics (overrides debug.auth_token)
-  GOGC, GOMEMLIMIT        Go's garbage collector settings (ferrum defaults GOGC to 400)
+  GOGC, GOMEMLIMIT        Go's garbage collector settings (Go's defaults; see docs/benchmarking.md)
   LISTEN_FDS, LISTEN_PID  systemd socket activation: serve server.listen on the inherited socket
   NOTIFY_SOCKET           systemd Type=notify: READY=1, RELOADING=1, STOPPING=1
 
@@ -152,12 +152,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *check {
 		fmt.Fprint(stdout, cfg.RouteTable())
 		return 0
-	}
-	// A proxy's heap is small and mostly short-lived garbage; collecting it
-	// a quarter as often buys 20-30% throughput for ~10 MB (measured with
-	// the load-test harness). GOGC in the environment still decides.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
 	}
 	// Log lines go through a sink actor so a slow stderr never holds up a
 	// request; it is stopped last, after the final line.

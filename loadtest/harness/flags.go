@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.wrkBin, "wrk-bin", "wrk", "wrk `program`")
 	fs.StringVar(&o.resultsDir, "results-dir", "benchmark-results", "`directory` that gets one folder per run")
 	fs.StringVar(&compar, "compare", "", "comma-separated `list` of targets to run beside ferrum: "+strings.Join(compareTargets, ", "))
-	fs.StringVar(&o.gogc, "gogc", "400", "GOGC for ferrum (empty: inherit the harness's environment)")
+	fs.StringVar(&o.gogc, "gogc", "", "GOGC for ferrum (empty: inherit the harness's environment, Go's default unless set)")
 	fs.Func("shutdown-delay", "restart drills: ferrum's server.shutdown_delay `duration` (default: 2s in rolling_restart, 1s in socket_upgrade)", func(v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {

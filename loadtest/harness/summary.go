@@ -120,8 +120,12 @@ func summaryMarkdown(m meta, cells []cell) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# ferrum load test, %s\n\n", m.Started)
 	fmt.Fprintf(&b, "%d cores (%s), kernel %s. ", m.Cores, m.Host["cpu"], m.Host["kernel"])
-	fmt.Fprintf(&b, "wrk %s threads, %s connections, %s warm-up, %s measured, %s round(s); ferrum GOGC=%s.\n\n",
-		m.Settings["threads"], m.Settings["connections"], m.Settings["warmup"], m.Settings["duration"], m.Settings["rounds"], m.Settings["gogc"])
+	gogc := m.Settings["gogc"]
+	if gogc == "" {
+		gogc = "Go's default"
+	}
+	fmt.Fprintf(&b, "wrk %s threads, %s connections, %s warm-up, %s measured, %s round(s); ferrum GOGC: %s.\n\n",
+		m.Settings["threads"], m.Settings["connections"], m.Settings["warmup"], m.Settings["duration"], m.Settings["rounds"], gogc)
 	keys := make([]string, 0, len(m.Versions))
 	for k := range m.Versions {
 		keys = append(keys, k)

@@ -125,7 +125,7 @@ func TestParseFlags(t *testing.T) {
 	if got := strings.Join(o.compare, ","); got != "nginx,httputil,direct" {
 		t.Errorf("compare = %s, want nginx,httputil,direct", got)
 	}
-	if o.duration != 5*time.Second || o.threads != 2 || o.connections != 64 || o.rounds != 1 || o.gogc != "400" {
+	if o.duration != 5*time.Second || o.threads != 2 || o.connections != 64 || o.rounds != 1 || o.gogc != "" {
 		t.Errorf("options = %+v, want 5s and the defaults", o)
 	}
 	for _, bad := range [][]string{
