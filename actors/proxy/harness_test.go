@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,30 +48,8 @@ func startProxyEnv(t *testing.T, conf string, getenv func(string) string) *harne
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	sup := supervisor.New(quiet, supervisor.DefaultPolicy)
-	tree, err := actors.StartTree(context.Background(), sup, quiet, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewServer(Options{Log: quiet, Version: "test", Metrics: NewMetrics("test", nil), Config: cfg, Tree: tree})
-	sup.Start(s.Janitor())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		s.Close()
-		sup.Shutdown()
-	})
-	addr := ln.Addr().String()
-	return &harness{t: t, url: "http://" + addr, addr: addr, p: s.Proxy(), cfg: cfg, tree: tree, sup: sup, pools: s.pools}
+	s, sup, addr := serveConfig(t, cfg)
+	return &harness{t: t, url: "http://" + addr, addr: addr, p: s.Proxy(), cfg: cfg, tree: s.Tree(), sup: sup, pools: s.pools}
 }
 
 // backend starts a fake backend on loopback and returns its URL.

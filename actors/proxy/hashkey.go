@@ -36,7 +36,7 @@ func (cc *clientConn) keyHash(t *Table, rt *route) (uint64, bool) {
 			}
 		}
 		cc.xffVals = xff[:0]
-		a := t.trust.ClientIPOf(cc.peer, xff).As16()
+		a := t.trust.ClientIP(cc.peer, xff).As16()
 		return xxhash.Sum64(a[:]), true
 	case proxyconf.HashHeader:
 		for _, f := range fields {

@@ -179,7 +179,7 @@ func (cc *clientConn) noteForLog(t *Table) {
 			xff = append(xff, f.Value)
 		}
 	}
-	r.client = t.trust.ClientIPOf(cc.peer, xff).String()
+	r.client = t.trust.ClientIP(cc.peer, xff).String()
 }
 
 // complete accounts for a finished client request: metrics, and the access

@@ -31,6 +31,15 @@ func startServer(t *testing.T, conf string) (*testServer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s, sup, addr := serveConfig(t, cfg)
+	return &testServer{Server: s, addr: addr, sup: sup}, path
+}
+
+// serveConfig composes a Server for cfg the way main does (supervisor,
+// actor tree, janitor) and serves it on a loopback port until the test
+// ends.
+func serveConfig(t *testing.T, cfg *proxyconf.Config) (*Server, *supervisor.Supervisor, string) {
+	t.Helper()
 	sup := supervisor.New(quiet, supervisor.DefaultPolicy)
 	tree, err := actors.StartTree(context.Background(), sup, quiet, cfg)
 	if err != nil {
@@ -53,7 +62,7 @@ func startServer(t *testing.T, conf string) (*testServer, string) {
 		s.Close()
 		sup.Shutdown()
 	})
-	return &testServer{Server: s, addr: ln.Addr().String(), sup: sup}, path
+	return s, sup, ln.Addr().String()
 }
 
 // Addr is the client-facing listener's address.

@@ -1,7 +1,13 @@
+// Package headers holds what the request path needs to say about a
+// client beyond the wire itself: server.trusted_proxies and the client
+// address they resolve from X-Forwarded-For, and X-Request-Id. The field
+// hygiene of the heads ferrum forwards lives with the request path
+// (actors/proxy), which works on field slices, not header maps.
+//
+// Everything here is pure and safe for concurrent use.
 package headers
 
 import (
-	"net/http"
 	"net/netip"
 	"strings"
 )
@@ -48,53 +54,19 @@ func (t Trust) Contains(a netip.Addr) bool {
 }
 
 // ClientIP resolves the client's address as server.trusted_proxies tell
-// it. From an untrusted peer, X-Forwarded-For is ignored and the peer is
-// the client. From a trusted peer, the X-Forwarded-For elements (all lines
-// in order, each comma-separated) are walked right to left, nearest hop
-// first, and the first address outside the trusted networks is the client;
-// if every one is trusted, the leftmost is. An element that is not an
-// address (an address with a port, "1.2.3.4:80" or "[::1]:80", counts as
-// its address) stops the walk, and the last good address, possibly the
-// peer, is the client: nothing to the left of garbage can be believed.
-// Empty elements are skipped.
+// it, from the TCP peer and the request's X-Forwarded-For field values xff
+// (in arrival order, each a comma-separated list). From an untrusted peer,
+// X-Forwarded-For is ignored and the peer is the client. From a trusted
+// peer, the elements are walked right to left, nearest hop first, and the
+// first address outside the trusted networks is the client; if every one is
+// trusted, the leftmost is. An element that is not an address (an address
+// with a port, "1.2.3.4:80" or "[::1]:80", counts as its address) stops the
+// walk, and the last good address, possibly the peer, is the client:
+// nothing to the left of garbage can be believed. Empty elements are
+// skipped.
 //
 // The result is unmapped and has no zone. It does not allocate.
-func (t Trust) ClientIP(peer netip.Addr, h http.Header) netip.Addr {
-	client := peer.Unmap().WithZone("")
-	if !t.Contains(client) {
-		return client
-	}
-	lines := h["X-Forwarded-For"]
-	for i := len(lines) - 1; i >= 0; i-- {
-		line := lines[i]
-		for line != "" {
-			var elem string
-			if j := strings.LastIndexByte(line, ','); j >= 0 {
-				elem, line = line[j+1:], line[:j]
-			} else {
-				elem, line = line, ""
-			}
-			elem = trimOWS(elem)
-			if elem == "" {
-				continue
-			}
-			a, ok := parseHop(elem)
-			if !ok {
-				return client
-			}
-			client = a
-			if !t.Contains(a) {
-				return client
-			}
-		}
-	}
-	return client
-}
-
-// ClientIPOf is ClientIP for a request whose X-Forwarded-For field values
-// are xff, in arrival order (fields as parsed off the wire, not yet joined).
-// It does not allocate.
-func (t Trust) ClientIPOf(peer netip.Addr, xff [][]byte) netip.Addr {
+func (t Trust) ClientIP(peer netip.Addr, xff [][]byte) netip.Addr {
 	client := peer.Unmap().WithZone("")
 	if !t.Contains(client) {
 		return client
@@ -144,15 +116,69 @@ func trimOWSBytes(v []byte) []byte {
 	return v
 }
 
-// parseHopBytes is parseHop on bytes. netip parses only strings; an
-// address is short, so it is copied into a stack buffer first.
+// parseHopBytes is parseHop on bytes. An IPv4 address (with or without a
+// port), by far the most common element, is read here without a copy; the
+// rest goes through parseHop as a string.
 func parseHopBytes(b []byte) (netip.Addr, bool) {
+	if a, ok := parseIPv4(b); ok {
+		return a, true
+	}
 	if len(b) > 64 {
 		return netip.Addr{}, false
 	}
-	var buf [64]byte
-	n := copy(buf[:], b)
-	return parseHop(string(buf[:n]))
+	return parseHop(string(b))
+}
+
+// parseIPv4 reads "a.b.c.d" or "a.b.c.d:port" with decimal parts of at
+// most three digits and no leading zeros, as netip does; ok is false for
+// anything else (which parseHop then judges).
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	part, digits, val := 0, 0, 0
+	i := 0
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits > 0 && val == 0 || digits == 3 {
+				return netip.Addr{}, false
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && part < 3:
+			ip[part] = byte(val)
+			part, digits, val = part+1, 0, 0
+		case c == ':':
+			goto port
+		default:
+			return netip.Addr{}, false
+		}
+	}
+port:
+	if part != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(val)
+	if i < len(b) {
+		p := b[i+1:]
+		if len(p) == 0 || len(p) > 5 {
+			return netip.Addr{}, false
+		}
+		n := 0
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return netip.Addr{}, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > 65535 {
+			return netip.Addr{}, false
+		}
+	}
+	return netip.AddrFrom4(ip), true
 }
 
 // parseHop parses one X-Forwarded-For element: an address, or an address
@@ -174,89 +200,4 @@ func parseHop(s string) (netip.Addr, bool) {
 		}
 	}
 	return a.Unmap().WithZone(""), true
-}
-
-// The headers SetForwarded writes, in canonical form.
-const (
-	xff   = "X-Forwarded-For"
-	xfp   = "X-Forwarded-Proto"
-	xfh   = "X-Forwarded-Host"
-	fwd   = "Forwarded"
-	xfAny = "X-Forwarded-"
-)
-
-// SetForwarded rewrites the forwarding headers of out, the outbound
-// request's header already copied from the client's, for a request that
-// reached ferrum from peer over proto ("http") with the client's Host
-// host. peerTrusted is Trust.Contains(peer).
-//
-// From an untrusted peer nothing it claims is kept: every X-Forwarded-*
-// header and Forwarded are removed, then X-Forwarded-For is the peer,
-// X-Forwarded-Proto is proto and X-Forwarded-Host is host (either left out
-// when empty). From a trusted peer, X-Forwarded-For becomes its lines
-// joined into one, followed by ", " and the peer; X-Forwarded-Proto,
-// X-Forwarded-Host and Forwarded are kept, the first two set from proto and
-// host only when absent. ferrum never writes Forwarded itself.
-//
-// The peer is written unmapped and without a zone. It costs a few small
-// allocations: the values written and their slices.
-func SetForwarded(out http.Header, peer netip.Addr, peerTrusted bool, proto, host string) {
-	addr := peer.Unmap().WithZone("").String()
-	if !peerTrusted {
-		for k := range out {
-			if len(k) >= len(xfAny) && strings.EqualFold(k[:len(xfAny)], xfAny) || strings.EqualFold(k, fwd) {
-				delete(out, k)
-			}
-		}
-	}
-	// One backing array for the three values; each slice is capped so an
-	// append by a later Add reallocates rather than writing over the next.
-	vals := make([]string, 3)
-	vals[0] = addr
-	if peerTrusted {
-		vals[0] = joinXFF(out[xff], addr)
-	}
-	out[xff] = vals[0:1:1]
-	if proto != "" && !present(out[xfp]) {
-		vals[1] = proto
-		out[xfp] = vals[1:2:2]
-	}
-	if host != "" && !present(out[xfh]) {
-		vals[2] = host
-		out[xfh] = vals[2:3:3]
-	}
-}
-
-// present reports whether a header has a non-empty line.
-func present(lines []string) bool {
-	for _, l := range lines {
-		if trimOWS(l) != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// joinXFF joins the non-empty X-Forwarded-For lines and addr with ", ",
-// in one allocation.
-func joinXFF(lines []string, addr string) string {
-	n := len(addr)
-	for _, l := range lines {
-		if l = trimOWS(l); l != "" {
-			n += len(l) + 2
-		}
-	}
-	if n == len(addr) {
-		return addr
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, l := range lines {
-		if l = trimOWS(l); l != "" {
-			b.WriteString(l)
-			b.WriteString(", ")
-		}
-	}
-	b.WriteString(addr)
-	return b.String()
 }
