@@ -2,47 +2,9 @@ package main
 
 import (
 	"os"
-	"strconv"
-	"strings"
+
+	"ferrum/loadtest/procfs"
 )
-
-// TCP states as /proc/net/tcp writes them (include/net/tcp_states.h).
-const (
-	tcpEstablished = "01"
-	tcpTimeWait    = "06"
-)
-
-// tcpConn is one row of /proc/net/tcp: the two endpoints as "HEXADDR:HEXPORT"
-// and the state.
-type tcpConn struct {
-	local, remote, state string
-}
-
-// port is the port of an endpoint written "0100007F:1F90".
-func port(endpoint string) int {
-	_, hex, ok := strings.Cut(endpoint, ":")
-	if !ok {
-		return -1
-	}
-	n, err := strconv.ParseUint(hex, 16, 16)
-	if err != nil {
-		return -1
-	}
-	return int(n)
-}
-
-// parseNetTCP parses a /proc/net/tcp text; malformed rows are skipped.
-func parseNetTCP(text string) []tcpConn {
-	var conns []tcpConn
-	for line := range strings.Lines(text) {
-		f := strings.Fields(line)
-		if len(f) < 4 || !strings.HasSuffix(f[0], ":") {
-			continue // the header, or a torn row
-		}
-		conns = append(conns, tcpConn{local: f[1], remote: f[2], state: f[3]})
-	}
-	return conns
-}
 
 // connCensus is what the harness learns about connections to the backends
 // from one look at /proc/net/tcp.
@@ -60,19 +22,19 @@ type connCensus struct {
 }
 
 // census looks at conns for connections to any of backendPorts.
-func census(conns []tcpConn, backendPorts map[int]bool) connCensus {
+func census(conns []procfs.Socket, backendPorts map[int]bool) connCensus {
 	c := connCensus{closed: map[string]bool{}, seen: map[string]bool{}}
 	for _, t := range conns {
-		toBackend := backendPorts[port(t.remote)]
-		if !toBackend && !backendPorts[port(t.local)] {
+		toBackend := backendPorts[t.RemotePort()]
+		if !toBackend && !backendPorts[t.LocalPort()] {
 			continue
 		}
-		key := t.local + "-" + t.remote
+		key := t.Local + "-" + t.Remote
 		c.seen[key] = true
 		switch {
-		case t.state == tcpEstablished && toBackend:
+		case t.State == procfs.TCPEstablished && toBackend:
 			c.established++
-		case t.state == tcpTimeWait:
+		case t.State == procfs.TCPTimeWait:
 			c.closed[key] = true
 		}
 	}
@@ -98,5 +60,5 @@ func readCensus(backendPorts map[int]bool) connCensus {
 	if err != nil {
 		return connCensus{closed: map[string]bool{}, seen: map[string]bool{}}
 	}
-	return census(parseNetTCP(string(b)), backendPorts)
+	return census(procfs.ParseNetTCP(string(b)), backendPorts)
 }

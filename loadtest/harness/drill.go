@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ferrum/loadtest/proc"
 )
 
 // drillKind names a restart drill: a scenario that runs ferrum as an
@@ -296,7 +298,7 @@ type drillRun struct {
 	tl     *timeline
 	// started is every ferrum the round started, stopped when it ends
 	// (stopping one again does nothing).
-	started []*proc
+	started []*proc.Process
 	exits   []drillExit // the drained processes, in order
 	wrkOut  []byte      // wrk's report, once it ended
 }
@@ -349,7 +351,7 @@ func (d *drillRun) checkTail(wrkStart time.Time, length time.Duration) error {
 // writes it: every line goes to a file, and the events a drill times go
 // to its timeline as well.
 type ferrumProc struct {
-	*proc
+	*proc.Process
 	// serving is closed at the first server_start line.
 	serving chan struct{}
 }
@@ -376,15 +378,15 @@ func (d *drillRun) startFerrum(name string, cmd *exec.Cmd, logPath string) (*fer
 	}
 	fp := &ferrumProc{serving: make(chan struct{})}
 	copied := make(chan struct{})
-	p, err := startProc(name, cmd, func() { <-copied; log.Close() })
+	p, err := proc.Start(name, cmd, proc.Options{BeforeWait: func() { <-copied; log.Close() }})
 	if err != nil {
 		log.Close()
 		return nil, err
 	}
-	fp.proc = p
+	fp.Process = p
 	d.r.procs.add(p)
 	d.started = append(d.started, p)
-	d.tl.add("%s started, pid %d", name, p.pid())
+	d.tl.add("%s started, pid %d", name, p.Pid())
 	go func() {
 		defer close(copied)
 		d.readLog(name, pipe, log, fp.serving)
@@ -426,11 +428,11 @@ func waitServing(ctx context.Context, fp *ferrumProc, bound time.Duration) error
 	select {
 	case <-fp.serving:
 		return nil
-	case <-fp.done:
-		_, how := fp.exited()
-		return fmt.Errorf("%s exited before it served: %v; see its log", fp.name, how)
+	case <-fp.Done():
+		_, how := fp.Exited()
+		return fmt.Errorf("%s exited before it served: %s; see its log", fp.Name(), how)
 	case <-t.C:
-		return fmt.Errorf("%s logged no server_start within %v", fp.name, bound)
+		return fmt.Errorf("%s logged no server_start within %v", fp.Name(), bound)
 	case <-ctx.Done():
 		return errors.New("interrupted")
 	}
@@ -439,17 +441,17 @@ func waitServing(ctx context.Context, fp *ferrumProc, bound time.Duration) error
 // drain sends p SIGTERM, waits until it is gone (SIGKILL after stopGrace)
 // and records how it ended, and which of the host's TCP error counters
 // grew meanwhile.
-func (d *drillRun) drain(p *proc) drillExit {
+func (d *drillRun) drain(p *proc.Process) drillExit {
 	before := readTCPCounters()
-	d.tl.add("SIGTERM to %s (pid %d)", p.name, p.pid())
+	d.tl.add("SIGTERM to %s (pid %d)", p.Name(), p.Pid())
 	err := d.r.procs.stop(p)
-	e := drillExit{Name: p.name, PID: p.pid(), Code: p.cmd.ProcessState.ExitCode()}
+	e := drillExit{Name: p.Name(), PID: p.Pid(), Code: p.ExitCode()}
 	if err != nil {
 		e.Error = err.Error()
 	}
-	d.tl.add("%s exited %s", p.name, exitText(e.Code))
+	d.tl.add("%s exited %s", p.Name(), exitText(e.Code))
 	if grew := counterDeltas(before, readTCPCounters()); grew != "" {
-		d.tl.add("while %s drained, the host's TCP counters grew: %s", p.name, grew)
+		d.tl.add("while %s drained, the host's TCP counters grew: %s", p.Name(), grew)
 	}
 	d.exits = append(d.exits, e)
 	return e

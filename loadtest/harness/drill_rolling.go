@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"ferrum/loadtest/proc"
 )
 
 // The rolling restart: HAProxy in mode tcp in front of two ferrum
@@ -299,7 +301,7 @@ func (d *drillRun) rolling(ctx context.Context, out *drillOutcome) (int, error) 
 		if err := waitServing(ctx, fp, drillStartBound); err != nil {
 			return fp, err
 		}
-		return fp, waitReady(ctx, "http://"+addrs[i]+"/health", fp.proc, drillStartBound)
+		return fp, waitReady(ctx, "http://"+addrs[i]+"/health", fp.Process, drillStartBound)
 	}
 	running := make([]*ferrumProc, instances)
 	for i := range instances {
@@ -329,18 +331,18 @@ func (d *drillRun) rolling(ctx context.Context, out *drillOutcome) (int, error) 
 	defer hlog.Close()
 	cmd := exec.Command(bin, "-db", "-f", conf)
 	cmd.Stdout, cmd.Stderr = hlog, hlog
-	hp, err := startProc("haproxy", cmd, nil)
+	hp, err := proc.Start("haproxy", cmd, proc.Options{})
 	if err != nil {
 		return instances, err
 	}
 	d.r.procs.add(hp)
 	defer d.r.procs.stop(hp)
-	d.tl.add("haproxy started, pid %d, on %s", hp.pid(), listen)
+	d.tl.add("haproxy started, pid %d, on %s", hp.Pid(), listen)
 	wctx, stopWatch := context.WithCancel(ctx)
 	w := watchStates(wctx, filepath.Join(runDir, "haproxy.sock"), d.tl)
 	defer func() { stopWatch(); <-w.done }()
 	if err := w.waitUp(ctx, rollingUpBound, names...); err != nil {
-		if gone, how := hp.exited(); gone {
+		if gone, how := hp.Exited(); gone {
 			return instances, fmt.Errorf("haproxy exited: %v; see its log", how)
 		}
 		return instances, err
@@ -353,7 +355,7 @@ func (d *drillRun) rolling(ctx context.Context, out *drillOutcome) (int, error) 
 			if err := pause(ctx, rollingSettle); err != nil {
 				return err
 			}
-			d.drain(running[i].proc)
+			d.drain(running[i].Process)
 			if _, err := start(i, 2); err != nil {
 				return err
 			}

@@ -104,7 +104,7 @@ func (d *drillRun) upgrade(ctx context.Context, out *drillOutcome) (int, error) 
 	if err != nil {
 		return upgrades, err
 	}
-	if err := waitReady(ctx, "http://"+addr+"/health", cur.proc, drillStartBound); err != nil {
+	if err := waitReady(ctx, "http://"+addr+"/health", cur.Process, drillStartBound); err != nil {
 		return upgrades, err
 	}
 
@@ -117,13 +117,13 @@ func (d *drillRun) upgrade(ctx context.Context, out *drillOutcome) (int, error) 
 			}
 			old := cur
 			if order == orderStopStart {
-				d.drain(old.proc)
+				d.drain(old.Process)
 			}
 			if cur, err = start(n); err != nil {
 				return err
 			}
 			if order == orderStartStop {
-				d.drain(old.proc)
+				d.drain(old.Process)
 			}
 		}
 		return d.checkTail(wrkStart, upgradeLength)

@@ -2,12 +2,13 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
+
+	"ferrum/loadtest/cli"
 )
 
 // options is the parsed command line.
@@ -89,12 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	for _, s := range slices.Concat(allScenarios, drillScenarios) {
 		names = append(names, s.name)
 	}
-	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageHead)
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("harness", usageHead, stderr)
 	fs.StringVar(&scenarios, "scenarios", "all", "comma-separated `list` of scenarios: all, or any of "+strings.Join(names, ", "))
 	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "warm-up pass before each measured pass (0 skips it)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured pass")
@@ -116,11 +112,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return nil
 	})
 	fs.StringVar(&o.upgradeOrder, "upgrade-order", orderStopStart, "socket_upgrade: how ferrum is replaced: "+orderStopStart+" (SIGTERM the old, wait for its exit, start the new, as systemctl restart does) or "+orderStartStop+" (start the new, wait until it serves, then SIGTERM the old)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return options{}, err
-	}
-	if fs.NArg() > 0 {
-		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var errs []error
 	var err error

@@ -15,24 +15,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
+
+	"ferrum/loadtest/cli"
+	"ferrum/loadtest/proc"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main(run) }
 
 // runner holds what every scenario of one run shares. Only the main
 // goroutine uses it.
@@ -51,12 +47,8 @@ type runner struct {
 // run is the whole harness; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "harness:", err)
-		return 2
+		return cli.UsageExit("harness", err, stderr)
 	}
 	if o.wrkBin, err = exec.LookPath(o.wrkBin); err != nil {
 		fmt.Fprintf(stderr, "harness: wrk not found (%v); install it with `apt-get install wrk`, or point --wrk-bin at it\n", err)
@@ -110,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // prepare finds the targets, builds or finds the binaries, and makes the
 // results and work folders.
 func (r *runner) prepare(ctx context.Context) error {
-	root, err := moduleRoot()
+	root, err := proc.ModuleRoot("./loadtest/harness")
 	if err != nil {
 		return err
 	}
@@ -197,14 +189,14 @@ func (r *runner) runScenario(ctx context.Context, s scenario) (cells []cell, err
 		if err != nil {
 			return nil, err
 		}
-		r.procs.add(b.proc)
+		r.procs.add(b.Process)
 		defer func() {
-			if stopErr := r.procs.stop(b.proc); stopErr != nil {
+			if stopErr := r.procs.stop(b.Process); stopErr != nil {
 				err = errors.Join(err, stopErr)
 			}
 		}()
 		st.backends = append(st.backends, b.addr)
-		st.backendPids = append(st.backendPids, b.pid())
+		st.backendPids = append(st.backendPids, b.Pid())
 		st.backendPorts[addrPort(b.addr)] = true
 	}
 	if s.drill != "" {

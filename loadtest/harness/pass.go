@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"ferrum/loadtest/proc"
+	"ferrum/loadtest/procfs"
 )
 
 const (
@@ -98,7 +101,7 @@ func (r *runner) runPass(ctx context.Context, st *stage, t target, round int) pa
 	}
 	fail := func(err error) passResult { res.Error = err.Error(); return res }
 	base := "http://" + st.backends[st.s.direct]
-	var p *proc
+	var p *proc.Process
 	if t.proxied() {
 		l := st.layouts[t.name]
 		base = "http://" + l.listen
@@ -112,7 +115,7 @@ func (r *runner) runPass(ctx context.Context, st *stage, t target, round int) pa
 		defer log.Close()
 		cmd := t.command(st.configs[t.name], l, r.o.gogc)
 		cmd.Stdout, cmd.Stderr = log, log
-		if p, err = startProc(t.name, cmd, nil); err != nil {
+		if p, err = proc.Start(t.name, cmd, proc.Options{}); err != nil {
 			return fail(err)
 		}
 		r.procs.add(p)
@@ -137,7 +140,7 @@ func (r *runner) runPass(ctx context.Context, st *stage, t target, round int) pa
 
 	var tree []int
 	if p != nil {
-		tree = processTree(p.pid())
+		tree = procfs.Tree(p.Pid())
 	}
 	self := []int{os.Getpid()}
 	cpu0, backend0, self0 := treeCPUSeconds(tree), treeCPUSeconds(st.backendPids), treeCPUSeconds(self)
@@ -152,7 +155,7 @@ func (r *runner) runPass(ctx context.Context, st *stage, t target, round int) pa
 	close(stopSampling)
 	res.PeakRSSBytes = <-peak
 	res.CPUSeconds = treeCPUSeconds(tree) - cpu0
-	res.HWMBytes = treeMem(tree).hwm
+	res.HWMBytes = treeMem(tree).HWM
 	stat1, _ := readCPUTimes()
 	res.BackendCPUSeconds = treeCPUSeconds(st.backendPids) - backend0
 	res.WrkCPUSeconds = wrkCPU
@@ -175,8 +178,8 @@ func (r *runner) runPass(ctx context.Context, st *stage, t target, round int) pa
 		return fail(fmt.Errorf("measured pass: %w", wrkErr))
 	}
 	if p != nil {
-		if gone, how := p.exited(); gone {
-			return fail(fmt.Errorf("%s exited during the measured pass: %v; see its log", t.name, how))
+		if gone, how := p.Exited(); gone {
+			return fail(fmt.Errorf("%s exited during the measured pass: %s; see its log", t.name, how))
 		}
 	}
 	if t.name == targetFerrum {
@@ -237,7 +240,7 @@ func sampleRSS(pids []int, stop <-chan struct{}) <-chan uint64 {
 		defer tick.Stop()
 		for {
 			if len(pids) > 0 {
-				highest = max(highest, treeMem(pids).rss)
+				highest = max(highest, treeMem(pids).RSS)
 			}
 			select {
 			case <-stop:

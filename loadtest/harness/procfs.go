@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-)
 
-// clockTicks is USER_HZ, the unit of the CPU times in /proc. Linux has
-// reported them in hundredths of a second on every architecture ferrum
-// builds for; reading sysconf(_SC_CLK_TCK) would need cgo.
-const clockTicks = 100
+	"ferrum/loadtest/procfs"
+)
 
 // cpuTimes is the aggregate "cpu" line of /proc/stat, in clock ticks.
 type cpuTimes struct {
@@ -76,8 +70,8 @@ func otherPercent(before, after cpuTimes, ownSeconds float64) float64 {
 	if after.total() <= before.total() {
 		return 0
 	}
-	busy := float64(after.busy()-before.busy()) / clockTicks
-	total := float64(after.total()-before.total()) / clockTicks
+	busy := float64(after.busy()-before.busy()) / procfs.ClockTicks
+	total := float64(after.total()-before.total()) / procfs.ClockTicks
 	return 100 * max(0, busy-ownSeconds) / total
 }
 
@@ -91,153 +85,26 @@ func stealPercent(before, after cpuTimes) float64 {
 	return 100 * float64(after.steal-before.steal) / float64(total)
 }
 
-// procStat is what the harness needs from /proc/<pid>/stat.
-type procStat struct {
-	pid, ppid int
-	comm      string
-	// utime and stime are the process's own CPU time in clock ticks, its
-	// threads included and its children not.
-	utime, stime uint64
-}
-
-// cpuSeconds is utime+stime in seconds.
-func (s procStat) cpuSeconds() float64 {
-	return float64(s.utime+s.stime) / clockTicks
-}
-
-// parsePidStat parses one /proc/<pid>/stat line. The command name sits in
-// parentheses and may itself contain spaces and parentheses, so the fields
-// are counted from the last ')'.
-func parsePidStat(line string) (procStat, error) {
-	open := strings.IndexByte(line, '(')
-	end := strings.LastIndexByte(line, ')')
-	if open < 0 || end < open {
-		return procStat{}, fmt.Errorf("parse pid stat %.40q: no (comm)", line)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(line[:open]))
-	if err != nil {
-		return procStat{}, fmt.Errorf("parse pid stat %.40q: pid: %w", line, err)
-	}
-	// After the comm: state(3) ppid(4) pgrp session tty_nr tpgid flags
-	// minflt cminflt majflt cmajflt utime(14) stime(15).
-	rest := strings.Fields(line[end+1:])
-	if len(rest) < 13 {
-		return procStat{}, fmt.Errorf("parse pid stat %.40q: %d fields after comm, want at least 13", line, len(rest))
-	}
-	s := procStat{pid: pid, comm: line[open+1 : end]}
-	if s.ppid, err = strconv.Atoi(rest[1]); err != nil {
-		return procStat{}, fmt.Errorf("parse pid stat %.40q: ppid: %w", line, err)
-	}
-	if s.utime, err = strconv.ParseUint(rest[11], 10, 64); err != nil {
-		return procStat{}, fmt.Errorf("parse pid stat %.40q: utime: %w", line, err)
-	}
-	if s.stime, err = strconv.ParseUint(rest[12], 10, 64); err != nil {
-		return procStat{}, fmt.Errorf("parse pid stat %.40q: stime: %w", line, err)
-	}
-	return s, nil
-}
-
-// readPidStat reads /proc/<pid>/stat.
-func readPidStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, err
-	}
-	return parsePidStat(string(bytes.TrimSpace(b)))
-}
-
-// memStatus is the resident memory of one process, in bytes.
-type memStatus struct {
-	rss, hwm uint64 // VmRSS now, VmHWM its peak so far
-}
-
-// parseStatusMem reads VmRSS and VmHWM ("VmRSS:   12345 kB") from a
-// /proc/<pid>/status text. A kernel thread has neither; both stay 0.
-func parseStatusMem(text string) (memStatus, error) {
-	var m memStatus
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
-			continue
-		}
-		fields := strings.Fields(value)
-		if len(fields) != 2 || fields[1] != "kB" {
-			return memStatus{}, fmt.Errorf("parse status %s: %q, want \"<n> kB\"", name, strings.TrimSpace(value))
-		}
-		kb, err := strconv.ParseUint(fields[0], 10, 64)
-		if err != nil {
-			return memStatus{}, fmt.Errorf("parse status %s: %w", name, err)
-		}
-		if name == "VmRSS" {
-			m.rss = kb << 10
-		} else {
-			m.hwm = kb << 10
-		}
-	}
-	return m, sc.Err()
-}
-
-// readStatusMem reads /proc/<pid>/status.
-func readStatusMem(pid int) (memStatus, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return memStatus{}, err
-	}
-	return parseStatusMem(string(b))
-}
-
-// processTree is root and every live descendant of it, found by scanning
-// /proc for parent links: nginx's workers are children of the master the
-// harness started. Processes that vanish during the scan are skipped.
-func processTree(root int) []int {
-	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var all []procStat
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if s, err := parsePidStat(string(bytes.TrimSpace(b))); err == nil {
-			all = append(all, s)
-		}
-	}
-	return descendants(root, all)
-}
-
-// descendants returns root followed by every process in all whose parent
-// chain leads to root, parents before children.
-func descendants(root int, all []procStat) []int {
-	children := map[int][]int{}
-	for _, s := range all {
-		children[s.ppid] = append(children[s.ppid], s.pid)
-	}
-	tree := []int{root}
-	for i := 0; i < len(tree); i++ {
-		tree = append(tree, children[tree[i]]...)
-	}
-	return tree
-}
-
 // treeCPUSeconds sums utime+stime over pids; a process that has exited in
 // the meantime counts nothing, which is why the tree is fixed before a pass.
 func treeCPUSeconds(pids []int) float64 {
 	var sum float64
 	for _, pid := range pids {
-		if s, err := readPidStat(pid); err == nil {
-			sum += s.cpuSeconds()
+		if s, err := procfs.ReadStat(pid); err == nil {
+			sum += s.CPUSeconds()
 		}
 	}
 	return sum
 }
 
-// treeMem sums VmRSS and VmHWM over pids.
-func treeMem(pids []int) memStatus {
-	var sum memStatus
+// treeMem sums VmRSS and VmHWM over pids; a process that has exited in
+// the meantime counts nothing.
+func treeMem(pids []int) procfs.Mem {
+	var sum procfs.Mem
 	for _, pid := range pids {
-		if m, err := readStatusMem(pid); err == nil {
-			sum.rss += m.rss
-			sum.hwm += m.hwm
+		if m, err := procfs.ReadStatus(pid); err == nil {
+			sum.RSS += m.RSS
+			sum.HWM += m.HWM
 		}
 	}
 	return sum

@@ -2,9 +2,10 @@ package main
 
 import (
 	"math"
-	"slices"
 	"strings"
 	"testing"
+
+	"ferrum/loadtest/procfs"
 )
 
 func TestParseProcStat(t *testing.T) {
@@ -68,62 +69,6 @@ func TestOtherPercent(t *testing.T) {
 	}
 }
 
-func TestParsePidStat(t *testing.T) {
-	tail := " S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 75 0 0 20 0 9 0 777 12345678 2000"
-	tests := []struct {
-		name string
-		line string
-		want procStat
-	}{
-		{"plain", "4243 (nginx)" + tail, procStat{pid: 4243, ppid: 1, comm: "nginx", utime: 250, stime: 75}},
-		{"spaces and parens in comm", "17 (a (weird) name)" + tail, procStat{pid: 17, ppid: 1, comm: "a (weird) name", utime: 250, stime: 75}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parsePidStat(tt.line)
-			if err != nil || got != tt.want {
-				t.Fatalf("parsePidStat = %+v, %v; want %+v", got, err, tt.want)
-			}
-			if s := got.cpuSeconds(); math.Abs(s-3.25) > 1e-9 {
-				t.Errorf("cpuSeconds() = %v, want 3.25", s)
-			}
-		})
-	}
-	for _, bad := range []string{"", "12 nginx S 1", "x (nginx)" + tail, "12 (nginx) S 1 2 3", "12 (nginx) S one" + tail[3:]} {
-		if _, err := parsePidStat(bad); err == nil {
-			t.Errorf("parsePidStat(%q) = nil error, want one", bad)
-		}
-	}
-}
-
-func TestParseStatusMem(t *testing.T) {
-	text := "Name:\tnginx\nVmPeak:\t  30000 kB\nVmHWM:\t    9000 kB\nVmRSS:\t    8000 kB\nThreads:\t1\n"
-	got, err := parseStatusMem(text)
-	if want := (memStatus{rss: 8000 << 10, hwm: 9000 << 10}); err != nil || got != want {
-		t.Errorf("parseStatusMem = %+v, %v; want %+v", got, err, want)
-	}
-	if got, err := parseStatusMem("Name:\tkthreadd\nThreads:\t1\n"); err != nil || got != (memStatus{}) {
-		t.Errorf("parseStatusMem(kernel thread) = %+v, %v; want zero", got, err)
-	}
-	if _, err := parseStatusMem("VmRSS:\t 12 MB\n"); err == nil {
-		t.Error("parseStatusMem(MB) = nil error, want one")
-	}
-}
-
-func TestDescendants(t *testing.T) {
-	all := []procStat{
-		{pid: 1, ppid: 0}, {pid: 100, ppid: 1}, {pid: 101, ppid: 100}, {pid: 102, ppid: 100},
-		{pid: 103, ppid: 101}, {pid: 200, ppid: 1},
-	}
-	got := descendants(100, all)
-	if want := []int{100, 101, 102, 103}; !slices.Equal(got, want) {
-		t.Errorf("descendants(100) = %v, want %v", got, want)
-	}
-	if got := descendants(999, all); !slices.Equal(got, []int{999}) {
-		t.Errorf("descendants(999) = %v, want [999]", got)
-	}
-}
-
 func TestParseNetTCPCensus(t *testing.T) {
 	// Backend on port 8080 (1F90); a proxy connection from 40000 (9C40) to
 	// it, its mirror row, a TIME_WAIT from 40001 (9C41), a listener and an
@@ -136,11 +81,11 @@ func TestParseNetTCPCensus(t *testing.T) {
    4: 0100007F:1234 0100007F:5678 01 00000000:00000000 00:00000000 00000000     0        0 4 1
 `
 	backends := map[int]bool{8080: true}
-	before := census(parseNetTCP(text), backends)
+	before := census(procfs.ParseNetTCP(text), backends)
 	if before.established != 1 || len(before.closed) != 1 {
 		t.Fatalf("census = %d established, %d closed; want 1 and 1", before.established, len(before.closed))
 	}
-	after := census(parseNetTCP(text+"   5: 0100007F:1F90 0100007F:9C42 06 0 0 0 0 0 0 1\n"), backends)
+	after := census(procfs.ParseNetTCP(text+"   5: 0100007F:1F90 0100007F:9C42 06 0 0 0 0 0 0 1\n"), backends)
 	if n := newlyClosed(before, after); n != 1 {
 		t.Errorf("newlyClosed = %d, want 1 (the TIME_WAIT row on the backend side)", n)
 	}
@@ -150,11 +95,8 @@ func TestParseNetTCPCensus(t *testing.T) {
 	// A connection open at the first look and closed by the second was
 	// closing already (wrk's, after a warm-up) or belongs to the pass; the
 	// census cannot tell, and counts only those it never saw open.
-	closing := census(parseNetTCP(strings.Replace(text, "1F90 01 ", "1F90 06 ", 1)), backends)
+	closing := census(procfs.ParseNetTCP(strings.Replace(text, "1F90 01 ", "1F90 06 ", 1)), backends)
 	if n := newlyClosed(before, closing); n != 0 {
 		t.Errorf("newlyClosed(connection seen open before) = %d, want 0", n)
-	}
-	if p := port("0100007F:1F90"); p != 8080 {
-		t.Errorf("port = %d, want 8080", p)
 	}
 }

@@ -2,29 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
-)
 
-// moduleRoot asks the go command where ferrum's go.mod is.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside a Go module: run the harness from the ferrum repository (go run ./loadtest/harness)")
-	}
-	return filepath.Dir(gomod), nil
-}
+	"ferrum/loadtest/proc"
+)
 
 // buildBinaries builds ferrum, the backend and the httputil reference in
 // release mode (no symbol tables, no local paths) into binDir, with the go
@@ -33,15 +20,8 @@ func buildBinaries(ctx context.Context, root, binDir string, stderr io.Writer) e
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return err
 	}
-	for _, b := range []struct{ out, pkg string }{{"ferrum", "."}, {"backend", "./loadtest/backend"}, {refproxyBin, "./loadtest/refproxy"}} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(binDir, b.out), b.pkg)
-		cmd.Dir = root
-		cmd.Stdout, cmd.Stderr = stderr, stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build %s in %s: %w", b.pkg, root, err)
-		}
-	}
-	return nil
+	release := []string{"-trimpath", "-ldflags", "-s -w"}
+	return proc.Build(ctx, root, binDir, release, stderr, proc.Ferrum, proc.Backend, proc.Binary{Name: refproxyBin, Pkg: "./loadtest/refproxy"})
 }
 
 // meta describes the run: when, where, with what, and how.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"ferrum/loadtest/proc"
 )
 
 // Target names. ferrum always runs; the others come with --compare.
@@ -95,7 +97,7 @@ func (t target) readyPath(s scenario) string {
 
 // waitReady polls url until it answers 200, the process exits, or timeout
 // passes.
-func waitReady(ctx context.Context, url string, p *proc, timeout time.Duration) error {
+func waitReady(ctx context.Context, url string, p *proc.Process, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{
@@ -118,8 +120,8 @@ func waitReady(ctx context.Context, url string, p *proc, timeout time.Duration) 
 			last = err
 		}
 		if p != nil {
-			if gone, how := p.exited(); gone {
-				return fmt.Errorf("%s exited before it answered GET %s: %v", p.name, url, how)
+			if gone, how := p.Exited(); gone {
+				return fmt.Errorf("%s exited before it answered GET %s: %s", p.Name(), url, how)
 			}
 		}
 		select {

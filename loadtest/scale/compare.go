@@ -117,7 +117,7 @@ func (e *env) runRival(ctx context.Context, rv rival, n int, res *other) (err er
 		return err
 	}
 	defer func() {
-		if s := p.stop(stopGrace); s.killed && err == nil {
+		if s := p.Stop(stopGrace); s.Killed && err == nil {
 			err = fmt.Errorf("still running %v after SIGTERM; killed", stopGrace)
 		}
 		if err != nil {
@@ -129,11 +129,11 @@ func (e *env) runRival(ctx context.Context, rv rival, n int, res *other) (err er
 	if err != nil {
 		return fmt.Errorf("start to serving: %w", err)
 	}
-	res.StartToServingSeconds = ptr(served.Sub(p.started).Seconds())
+	res.StartToServingSeconds = ptr(served.Sub(p.Started()).Seconds())
 	if err := sleepUntil(ctx, served.Add(e.o.interval)); err != nil {
 		return err
 	}
-	rss, pss, procs, err := treeMemory(p.pid())
+	rss, pss, procs, err := treeMemory(p.Pid())
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,13 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"ferrum/loadtest/cli"
 )
 
 // options is the parsed command line.
@@ -40,12 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o               options
 		routes, compare string
 	)
-	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageHead)
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("scale", usageHead, stderr)
 	fs.StringVar(&routes, "routes", "10,100,1000,10000", "comma-separated route `counts`, measured in this order")
 	fs.DurationVar(&o.interval, "interval", 5*time.Second, "health probe interval written into every config")
 	fs.DurationVar(&o.idleWindow, "idle-window", 10*time.Second, "window over which idle CPU is measured, with no traffic")
@@ -55,11 +51,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keepGoing, "keep-going", false, "after a route count fails, go on with the next one")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run; what is running then is stopped")
 	fs.StringVar(&o.ferrumBin, "ferrum", "", "measure this ferrum `binary` instead of building one from the module")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return options{}, err
-	}
-	if fs.NArg() > 0 {
-		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var errs []error
 	var err error

@@ -15,35 +15,26 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
+
+	"ferrum/loadtest/cli"
+	"ferrum/loadtest/proc"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main(run) }
 
 // run is the whole tool; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "scale:", err)
-		return 2
+		return cli.UsageExit("scale", err, stderr)
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "scale: "+format+"\n", args...) }
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -60,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logf("%v", err)
 		return 1
 	}
-	root, err := moduleRoot()
+	root, err := proc.ModuleRoot("./loadtest/scale")
 	if err != nil {
 		logf("%v", err)
 		return 1
@@ -72,12 +63,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	} else {
-		e.ferrum = filepath.Join(dir, "ferrum")
+		e.ferrum = filepath.Join(dir, proc.Ferrum.Name)
 		logf("building ferrum into %s", dir)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", e.ferrum, ".")
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, stderr, stderr
-		if err := cmd.Run(); err != nil {
-			logf("go build in %s: %v", root, err)
+		if err := proc.Build(ctx, root, dir, nil, stderr, proc.Ferrum); err != nil {
+			logf("%v", err)
 			return 1
 		}
 	}
@@ -197,19 +186,6 @@ func (e *env) watchBackends(proxy string, r *row) func() {
 				proxy, n, e.backends.errors.firstLine()))
 		}
 	}
-}
-
-// moduleRoot asks the go command where ferrum's go.mod is.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside a Go module: run the tool from the ferrum repository (go run ./loadtest/scale)")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 // commit names the checked-out commit of the repository at root, with

@@ -12,6 +12,9 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"ferrum/loadtest/proc"
+	"ferrum/loadtest/procfs"
 )
 
 // Bounds on one proxy's phases, so a stuck proxy costs at most these; the
@@ -110,7 +113,7 @@ func (e *env) measureFerrum(ctx context.Context, n int, r *row) (err error) {
 	stopped := false
 	defer func() {
 		if !stopped {
-			p.stop(stopGrace)
+			p.Stop(stopGrace)
 		}
 		if err != nil {
 			err = fmt.Errorf("%w%s", err, logTail(logPath))
@@ -121,13 +124,13 @@ func (e *env) measureFerrum(ctx context.Context, n int, r *row) (err error) {
 	base := "http://" + listen
 	served, err := waitServed(ctx, client, base+probePath(routePrefix(n-1)), serveLimit, p)
 	if wl := (*waitLimitError)(nil); errors.As(err, &wl) {
-		r.NotServingAfterSeconds = ptr(time.Since(p.started).Seconds())
+		r.NotServingAfterSeconds = ptr(time.Since(p.Started()).Seconds())
 		return fmt.Errorf("start to serving: %w; %s", err, runningState(p))
 	}
 	if err != nil {
 		return fmt.Errorf("start to serving: %w", err)
 	}
-	r.StartToServingSeconds = ptr(served.Sub(p.started).Seconds())
+	r.StartToServingSeconds = ptr(served.Sub(p.Started()).Seconds())
 	e.log("%d routes: ferrum serves /r%d after %.2f s", n, n-1, *r.StartToServingSeconds)
 
 	// One interval after serving, every prober has run once and the
@@ -155,16 +158,16 @@ func (e *env) measureFerrum(ctx context.Context, n int, r *row) (err error) {
 	e.log("%d routes: SIGHUP to /new served in %.0f ms; stopping ferrum", n, 1000**r.ReloadSeconds)
 
 	stopped = true
-	res := p.stop(stopGrace)
-	r.ExitCode = ptr(res.exitCode)
-	r.StopSeconds = ptr(res.took.Seconds())
+	res := p.Stop(stopGrace)
+	r.ExitCode = ptr(res.ExitCode)
+	r.StopSeconds = ptr(res.Took.Seconds())
 	switch {
-	case res.alreadyGone:
-		return fmt.Errorf("ferrum ended before SIGTERM, exit code %d", res.exitCode)
-	case res.killed:
+	case res.AlreadyGone:
+		return fmt.Errorf("ferrum ended before SIGTERM, exit code %d", res.ExitCode)
+	case res.Killed:
 		return fmt.Errorf("ferrum still running %v after SIGTERM; killed", stopGrace)
-	case res.exitCode != 0:
-		return fmt.Errorf("ferrum exited with code %d after SIGTERM, want 0", res.exitCode)
+	case res.ExitCode != 0:
+		return fmt.Errorf("ferrum exited with code %d after SIGTERM, want 0", res.ExitCode)
 	}
 	return nil
 }
@@ -172,8 +175,8 @@ func (e *env) measureFerrum(ctx context.Context, n int, r *row) (err error) {
 // idleWindow measures, with no traffic, ferrum's CPU over the idle window
 // and the probes the backends receive over the probe window, both starting
 // now, and its memory at the end of the longer one.
-func (e *env) idleWindow(ctx context.Context, p *proc, r *row) error {
-	cpu0, err := readPidStat(p.pid())
+func (e *env) idleWindow(ctx context.Context, p *proc.Process, r *row) error {
+	cpu0, err := procfs.ReadStat(p.Pid())
 	if err != nil {
 		return fmt.Errorf("idle CPU: %w", err)
 	}
@@ -184,13 +187,13 @@ func (e *env) idleWindow(ctx context.Context, p *proc, r *row) error {
 	e.log("%d routes: measuring idle CPU over %v and probes over %v", r.Routes, e.o.idleWindow, probeEnd.Sub(t0))
 
 	readCPU := func() error {
-		cpu1, err := readPidStat(p.pid())
+		cpu1, err := procfs.ReadStat(p.Pid())
 		if err != nil {
 			return fmt.Errorf("idle CPU: %w", err)
 		}
 		window := time.Since(t0).Seconds()
 		r.IdleWindowSeconds = ptr(window)
-		r.IdleCPUPercent = ptr(100 * (cpu1.cpuSeconds() - cpu0.cpuSeconds()) / window)
+		r.IdleCPUPercent = ptr(100 * (cpu1.CPUSeconds() - cpu0.CPUSeconds()) / window)
 		return nil
 	}
 	readProbes := func() error {
@@ -217,17 +220,17 @@ func (e *env) idleWindow(ctx context.Context, p *proc, r *row) error {
 			return err
 		}
 	}
-	m, err := readStatus(p.pid())
+	m, err := procfs.ReadStatus(p.Pid())
 	if err != nil {
 		return fmt.Errorf("RSS: %w", err)
 	}
-	r.RSSBytes, r.PeakRSSBytes = ptr(m.rss), ptr(m.hwm)
+	r.RSSBytes, r.PeakRSSBytes = ptr(m.RSS), ptr(m.HWM)
 	return nil
 }
 
 // reload checks that newRoute is not served, writes the config with it
 // added, sends SIGHUP and times the wait until newRoute answers 200.
-func (e *env) reload(ctx context.Context, client *http.Client, base, confPath, conf string, p *proc, r *row) error {
+func (e *env) reload(ctx context.Context, client *http.Client, base, confPath, conf string, p *proc.Process, r *row) error {
 	url := base + probePath(newRoute)
 	code, err := getStatus(ctx, client, url)
 	if err != nil {
@@ -245,7 +248,7 @@ func (e *env) reload(ctx context.Context, client *http.Client, base, confPath, c
 		return err
 	}
 	sent := time.Now()
-	if err := p.signal(syscall.SIGHUP); err != nil {
+	if err := p.Signal(syscall.SIGHUP); err != nil {
 		return err
 	}
 	served, err := waitServed(ctx, client, url, reloadLimit, p)
@@ -269,16 +272,16 @@ func mean(xs []float64) float64 {
 
 // runningState describes a process the tool is giving up on: how much
 // memory and CPU it has taken so far.
-func runningState(p *proc) string {
-	m, err := readStatus(p.pid())
+func runningState(p *proc.Process) string {
+	m, err := procfs.ReadStatus(p.Pid())
 	if err != nil {
 		return "its state unreadable: " + err.Error()
 	}
-	st, err := readPidStat(p.pid())
+	st, err := procfs.ReadStat(p.Pid())
 	if err != nil {
 		return "its state unreadable: " + err.Error()
 	}
-	return fmt.Sprintf("%s was running with RSS %s, %.1f s of CPU in %.1f s", p.name, fmtMiB(m.rss), st.cpuSeconds(), time.Since(p.started).Seconds())
+	return fmt.Sprintf("%s was running with RSS %s, %.1f s of CPU in %.1f s", p.Name(), fmtMiB(m.RSS), st.CPUSeconds(), time.Since(p.Started()).Seconds())
 }
 
 // logTail is the end of a proxy's log, for an error message: the proxy

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"ferrum/loadtest/proc"
 )
 
 // pollEvery is the pause between two requests while the tool waits for a
@@ -66,7 +68,7 @@ func (e *waitLimitError) Error() string {
 // waitServed sends GET url every pollEvery until it answers 200, and
 // returns the moment that answer arrived. It gives up when limit has
 // passed, when ctx ends, or when p (if not nil) has exited.
-func waitServed(ctx context.Context, c *http.Client, url string, limit time.Duration, p *proc) (time.Time, error) {
+func waitServed(ctx context.Context, c *http.Client, url string, limit time.Duration, p *proc.Process) (time.Time, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, limit, errWaitLimit)
 	defer cancel()
 	last := "no answer yet"
@@ -83,8 +85,8 @@ func waitServed(ctx context.Context, c *http.Client, url string, limit time.Dura
 			}
 		}
 		if p != nil {
-			if gone, how := p.exited(); gone {
-				return time.Time{}, fmt.Errorf("%s ended before GET %s answered 200: %s", p.name, url, how)
+			if gone, how := p.Exited(); gone {
+				return time.Time{}, fmt.Errorf("%s ended before GET %s answered 200: %s", p.Name(), url, how)
 			}
 		}
 		t := time.NewTimer(pollEvery)

@@ -3,21 +3,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"ferrum/loadtest/fakebackend"
+	"ferrum/loadtest/proc"
 )
 
 // connTracker follows the connections of one in-process backend through
@@ -122,7 +120,7 @@ func (f *inflight) count() int {
 // backendChild is the backend program running as a child process, so an
 // experiment can kill -9 it.
 type backendChild struct {
-	*child
+	*proc.Process
 	name, addr string
 }
 
@@ -151,28 +149,17 @@ func (r *run) startBackendChild(name, listen string) (*backendChild, error) {
 	go func() {
 		defer close(copied)
 		defer logFile.Close()
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			if _, addr, ok := strings.Cut(line, " listening on "); ok {
-				select {
-				case addrs <- addr:
-				default:
-				}
-			}
-			fmt.Fprintln(logFile, line)
-		}
-		io.Copy(logFile, out)
+		proc.CopyListening(out, logFile, addrs)
 	}()
 	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 	defer cancel()
 	select {
 	case addr := <-addrs:
-		return &backendChild{child: c, name: name, addr: addr}, nil
-	case <-c.done:
-		return nil, fmt.Errorf("backend %s on %s: %s before listening", name, listen, c.describeExit())
+		return &backendChild{Process: c, name: name, addr: addr}, nil
+	case <-c.Done():
+		return nil, fmt.Errorf("backend %s on %s: %s before listening", name, listen, c.Status())
 	case <-ctx.Done():
-		c.kill()
+		c.KillGroup()
 		return nil, fmt.Errorf("backend %s on %s: not listening after 10s: %w", name, listen, ctx.Err())
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"ferrum/loadtest/procfs"
 )
 
 // Upstream CLOSE_WAIT settings.
@@ -89,13 +91,13 @@ func upstreamCloseWait(r *run) verdict {
 	tr.CloseIdleConnections()
 
 	closeWait := func() int {
-		socks, err := processSockets(f.pid())
+		socks, err := processSockets(f.Pid())
 		if err != nil {
 			m.procErr = err.Error()
 			return -1
 		}
-		m.pooled = max(m.pooled, countState(socks, b.port, tcpEstablished))
-		return countState(socks, b.port, tcpCloseWait)
+		m.pooled = max(m.pooled, countState(socks, b.port, procfs.TCPEstablished))
+		return countState(socks, b.port, procfs.TCPCloseWait)
 	}
 	closeWait()
 	m.backendClosed = pollFor(r.ctx, cwBackendIdle+3*time.Second, 50*time.Millisecond, func() bool {
@@ -110,6 +112,6 @@ func upstreamCloseWait(r *run) verdict {
 		return n == 0
 	})
 	m.clearedAfter = time.Since(closedAt)
-	m.alive = f.alive()
+	m.alive = f.Alive()
 	return judgeCloseWait(m)
 }

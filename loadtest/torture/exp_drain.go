@@ -125,7 +125,7 @@ func drainUnderLoad(r *run) verdict {
 	}()
 	sleep(r.ctx, 200*time.Millisecond)
 	sigAt := time.Now()
-	if err := f.signal(syscall.SIGTERM); err != nil {
+	if err := f.Signal(syscall.SIGTERM); err != nil {
 		load.stop()
 		return failed("drain_under_load", err)
 	}
@@ -135,7 +135,7 @@ func drainUnderLoad(r *run) verdict {
 
 	sleep(r.ctx, time.Until(sigAt.Add(drainDelay+300*time.Millisecond)))
 	pollFor(r.ctx, 2*time.Second, 100*time.Millisecond, func() bool {
-		if !f.alive() {
+		if !f.Alive() {
 			return true
 		}
 		conn, err := net.DialTimeout("tcp", f.addr, 500*time.Millisecond)
@@ -144,15 +144,15 @@ func drainUnderLoad(r *run) verdict {
 			conn.Close()
 			return false
 		}
-		m.refused = errors.Is(err, syscall.ECONNREFUSED) && f.alive()
+		m.refused = errors.Is(err, syscall.ECONNREFUSED) && f.Alive()
 		return m.refused
 	})
 	select {
 	case m.slowStatus = <-slow:
 	case <-r.ctx.Done():
 	}
-	m.exited = f.waitExit(15 * time.Second)
-	m.exitCode, m.exit = f.exitCode(), f.describeExit()
+	m.exited = f.WaitExit(15 * time.Second)
+	m.exitCode, m.exit = exitCode(f.Process), f.Status()
 	load.stop()
 	m.counts = classifyDrain(load.results(), sigAt)
 	return judgeDrain(m)

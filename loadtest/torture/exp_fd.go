@@ -115,7 +115,7 @@ func fdExhaustion(r *run) verdict {
 	if err != nil {
 		return failed("fd_exhaustion", err)
 	}
-	m := fdMeasure{limit: nofileLimit(f.pid())}
+	m := fdMeasure{limit: nofileLimit(f.Pid())}
 	mark := f.log.count()
 	var load loader
 	if r.wrkBin != "" {
@@ -157,7 +157,7 @@ func fdExhaustion(r *run) verdict {
 		}
 	}
 	m.logLines = f.log.count() - mark
-	m.alive = f.alive()
-	m.exit = f.describeExit()
+	m.alive = f.Alive()
+	m.exit = f.Status()
 	return judgeFd(m)
 }

@@ -129,7 +129,7 @@ func idleConnections(r *run) verdict {
 	// a normal request leaves in ferrum's pool.
 	getText(r.ctx, f.base+"/k/x")
 	var m idleMeasure
-	if m.fdBase, _, err = fdsBesidesUpstream(f.pid(), b.port); err != nil {
+	if m.fdBase, _, err = fdsBesidesUpstream(f.Pid(), b.port); err != nil {
 		return failed("idle_connections", err)
 	}
 
@@ -151,16 +151,16 @@ func idleConnections(r *run) verdict {
 	r.logf("%d connections opening; waiting for ferrum to close them", idleConns)
 
 	sleep(r.ctx, 500*time.Millisecond)
-	m.fdPeak, _, _ = fdsBesidesUpstream(f.pid(), b.port)
+	m.fdPeak, _, _ = fdsBesidesUpstream(f.Pid(), b.port)
 	sleep(r.ctx, 500*time.Millisecond)
 	m.midStatus, _, _ = getText(r.ctx, f.base+"/k/x")
 	wg.Wait()
 	m.count(conns)
 	pollFor(r.ctx, 3*time.Second, 100*time.Millisecond, func() bool {
-		m.fdAfter, m.upstreamAfter, _ = fdsBesidesUpstream(f.pid(), b.port)
+		m.fdAfter, m.upstreamAfter, _ = fdsBesidesUpstream(f.Pid(), b.port)
 		return m.fdAfter <= m.fdBase+idleFdSlack
 	})
-	m.alive = f.alive()
+	m.alive = f.Alive()
 	return judgeIdle(m)
 }
 
@@ -176,7 +176,7 @@ func fdsBesidesUpstream(pid, backendPort int) (fds, upstream int, err error) {
 		return 0, 0, err
 	}
 	for _, s := range socks {
-		if s.remotePort == backendPort {
+		if s.RemotePort() == backendPort {
 			upstream++
 		}
 	}

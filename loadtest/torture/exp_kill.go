@@ -95,7 +95,7 @@ func backendKill(r *run) verdict {
 	sleep(r.ctx, r.dur(2*time.Second, time.Second))
 
 	m := killMeasure{down: r.dur(5*time.Second, 3*time.Second)}
-	b2.kill()
+	b2.KillGroup()
 	killedAt := time.Now()
 	r.logf("killed backend %s (-9); down for %v", b2.addr, m.down)
 	pollFor(r.ctx, m.down, 100*time.Millisecond, func() bool {
@@ -133,7 +133,7 @@ func backendKill(r *run) verdict {
 		m.recoveredAfter = time.Since(restartedAt)
 	}
 	m.load = load.stop()
-	m.alive = f.alive()
-	m.exit = f.describeExit()
+	m.alive = f.Alive()
+	m.exit = f.Status()
 	return judgeKill(m)
 }

@@ -120,7 +120,7 @@ func reloadStorm(r *run) verdict {
 	m := reloadMeasure{planned: stormReloads}
 	current, valid := configs[0], 0
 	for i := 1; i <= stormReloads && r.ctx.Err() == nil; i++ {
-		if !f.alive() {
+		if !f.Alive() {
 			break
 		}
 		var text string
@@ -137,18 +137,18 @@ func reloadStorm(r *run) verdict {
 			return failed("reload_storm", err)
 		}
 		sentAt := time.Now()
-		if f.signal(syscall.SIGHUP) != nil {
+		if f.Signal(syscall.SIGHUP) != nil {
 			break
 		}
 		m.sent++
 		before := okBefore + failBefore + float64(m.sent-1)
 		if !pollFor(r.ctx, stormCountWait, 5*time.Millisecond, func() bool {
 			s, fl, ok := reloadCount(r.ctx, f.base)
-			return !f.alive() || ok && s+fl > before
+			return !f.Alive() || ok && s+fl > before
 		}) {
 			m.uncounted++
 		}
-		if !f.alive() {
+		if !f.Alive() {
 			m.uncounted = 0 // the death, not the counters, is the finding
 			break
 		}
@@ -156,9 +156,9 @@ func reloadStorm(r *run) verdict {
 	}
 	sleep(r.ctx, 500*time.Millisecond)
 	m.load = load.stop()
-	m.alive = f.alive()
+	m.alive = f.Alive()
 	if !m.alive {
-		m.exit, m.diedAt = f.describeExit(), m.sent
+		m.exit, m.diedAt = f.Status(), m.sent
 	}
 	if s, fl, ok := reloadCount(r.ctx, f.base); ok {
 		m.success, m.failure, m.scraped = s-okBefore, fl-failBefore, true

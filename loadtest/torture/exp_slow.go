@@ -111,6 +111,6 @@ func slowBackend(r *run) verdict {
 		m.ferrumInflight = mm.sum("ferrum_proxy_inflight_requests")
 		return m.ferrumInflight == 0 && m.backendInflight == 0
 	})
-	m.alive = f.alive()
+	m.alive = f.Alive()
 	return judgeSlow(m)
 }

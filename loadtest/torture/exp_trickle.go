@@ -194,6 +194,6 @@ wait:
 		})
 	}
 	_, _, m.backendBytes, m.backendComplete = sink.state()
-	m.alive = f.alive()
+	m.alive = f.Alive()
 	return judgeTrickle(m)
 }

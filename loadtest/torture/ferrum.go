@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"ferrum/loadtest/proc"
 )
 
 // startDeadline bounds how long ferrum may take from exec to answering
@@ -20,7 +23,7 @@ const startDeadline = 20 * time.Second
 
 // ferrum is one running ferrum under test.
 type ferrum struct {
-	*child
+	*proc.Process
 	// confPath is the ferrum.toml it runs with; reload_storm rewrites it.
 	confPath string
 	// addr is the "127.0.0.1:PORT" it serves on, from its server_start
@@ -72,9 +75,9 @@ func (r *run) startFerrum(c conf, w wrapper) (*ferrum, error) {
 		defer logFile.Close()
 		lw.run(stderr, logFile)
 	}()
-	f := &ferrum{child: ch, confPath: path, log: lw}
+	f := &ferrum{Process: ch, confPath: path, log: lw}
 	if err := f.waitReady(r.ctx); err != nil {
-		f.kill()
+		f.KillGroup()
 		return nil, fmt.Errorf("start ferrum: %w; its log ends:\n  %s", err, strings.Join(lw.tail(8), "\n  "))
 	}
 	return f, nil
@@ -86,10 +89,10 @@ func (f *ferrum) waitReady(ctx context.Context) error {
 	defer cancel()
 	line, ok := f.log.waitFor(ctx.Done(), func(l logLine) bool { return isEvent(l, "server_start") })
 	if !ok {
-		if !f.waitExit(time.Second) {
+		if !f.WaitExit(time.Second) {
 			return fmt.Errorf("no server_start line within %v", startDeadline)
 		}
-		return fmt.Errorf("exited before serving (%s)", f.describeExit())
+		return fmt.Errorf("exited before serving (%s)", f.Status())
 	}
 	f.addr = line.attrs["listen"]
 	if f.addr == "" {
@@ -155,27 +158,9 @@ func writeFileAtomic(path, text string) error {
 // buildBinaries builds ferrum and the backend program from root into dir
 // and returns their paths. The go command's output goes to the error.
 func buildBinaries(ctx context.Context, root, dir string) (ferrumBin, backendBin string, err error) {
-	ferrumBin = filepath.Join(dir, "ferrum")
-	backendBin = filepath.Join(dir, "backend")
-	for _, b := range []struct{ out, pkg string }{{ferrumBin, "."}, {backendBin, "./loadtest/backend"}} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.out, b.pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", "", fmt.Errorf("build %s in %s: %w\n%s", b.pkg, root, err, out)
-		}
+	var out bytes.Buffer
+	if err := proc.Build(ctx, root, dir, nil, &out, proc.Ferrum, proc.Backend); err != nil {
+		return "", "", fmt.Errorf("%w\n%s", err, out.Bytes())
 	}
-	return ferrumBin, backendBin, nil
-}
-
-// moduleRoot asks the go command where ferrum's go.mod is.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside a Go module: run it from the ferrum repository (go run ./loadtest/torture)")
-	}
-	return filepath.Dir(gomod), nil
+	return filepath.Join(dir, proc.Ferrum.Name), filepath.Join(dir, proc.Backend.Name), nil
 }

@@ -28,17 +28,16 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"ferrum/loadtest/cli"
+	"ferrum/loadtest/proc"
 )
 
 func main() {
@@ -47,9 +46,7 @@ func main() {
 		// it never returns.
 		execWithNofile(v, os.Args[1:])
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(runMain(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	cli.Main(runMain)
 }
 
 // options is the parsed command line.
@@ -65,25 +62,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o    options
 		only string
 	)
-	fs := flag.NewFlagSet("torture", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	head := "usage: go run ./loadtest/torture [flags]\n\nexperiments:\n"
+	for _, x := range experiments() {
+		head += fmt.Sprintf("  %-20s %s\n", x.name, x.about)
+	}
+	fs := cli.NewFlagSet("torture", head+"\nflags:\n", stderr)
 	fs.StringVar(&only, "only", "", "run only these experiments, comma-separated `NAME,NAME` (default: all)")
 	fs.BoolVar(&o.quick, "quick", false, "shorter phases, for CI-like runs (under ~2 minutes in all)")
 	fs.StringVar(&o.wrk, "wrk", "", "drive the plain GET load with wrk at `PATH` instead of the built-in generator")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs and logs of every process) and print its path")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: go run ./loadtest/torture [flags]\n\nexperiments:\n")
-		for _, x := range experiments() {
-			fmt.Fprintf(stderr, "  %-20s %s\n", x.name, x.about)
-		}
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return options{}, err
-	}
-	if fs.NArg() > 0 {
-		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	known := map[string]bool{}
 	for _, x := range experiments() {
@@ -114,17 +103,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // runMain runs the selected experiments and returns the exit code.
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "torture:", err)
-		return 2
+		return cli.UsageExit("torture", err, stderr)
 	}
 	if soft, hard, err := raiseNofile(); err != nil {
 		fmt.Fprintf(stderr, "torture: raise the file limit: %v (now %d, hard %d)\n", err, soft, hard)
 	}
-	root, err := moduleRoot()
+	root, err := proc.ModuleRoot("./loadtest/torture")
 	if err != nil {
 		fmt.Fprintln(stderr, "torture:", err)
 		return 2

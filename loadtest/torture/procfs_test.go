@@ -6,48 +6,21 @@ import (
 	"net"
 	"os"
 	"testing"
+
+	"ferrum/loadtest/procfs"
 )
 
-// netTCP is a /proc/net/tcp text: a listener on 8080, an established
-// connection and a CLOSE_WAIT one to port 3001 (0x0BB9), a TIME_WAIT row
-// with no inode, and a torn row.
-const netTCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:C350 0100007F:0BB9 01 00000000:00000000 00:00000000 00000000     0        0 1002 1 0000000000000000 20 4 30 10 -1
-   2: 0100007F:C351 0100007F:0BB9 08 00000000:00000000 00:00000000 00000000     0        0 1003 1 0000000000000000 20 4 30 10 -1
-   3: 0100007F:C352 0100007F:0BB9 06 00000000:00000000 03:00000a3c 00000000     0        0 0 3 0000000000000000
-   4: 0100007F:C353
-`
-
-// netTCP6 is a /proc/net/tcp6 text with one CLOSE_WAIT to port 3001.
-const netTCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000000000000000000001000000:C360 00000000000000000000000001000000:0BB9 08 00000000:00000000 00:00000000 00000000     0        0 2001 1 0000000000000000 20 4 30 10 -1
-`
-
-func TestParseNetTCP(t *testing.T) {
-	got := parseNetTCP(netTCP)
-	want := []tcpSocket{
-		{localPort: 8080, remotePort: 0, state: tcpListen, inode: 1001},
-		{localPort: 0xC350, remotePort: 3001, state: tcpEstablished, inode: 1002},
-		{localPort: 0xC351, remotePort: 3001, state: tcpCloseWait, inode: 1003},
-		{localPort: 0xC352, remotePort: 3001, state: tcpTimeWait, inode: 0},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("parseNetTCP = %d rows %+v, want %d", len(got), got, len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("row %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
-	six := parseNetTCP(netTCP6)
-	if len(six) != 1 || six[0] != (tcpSocket{localPort: 0xC360, remotePort: 3001, state: tcpCloseWait, inode: 2001}) {
-		t.Errorf("parseNetTCP(tcp6) = %+v, want one CLOSE_WAIT to 3001 with inode 2001", six)
-	}
-}
-
 func TestOwnedSockets(t *testing.T) {
-	all := append(parseNetTCP(netTCP), parseNetTCP(netTCP6)...)
+	// A listener on 8080, an established connection and a CLOSE_WAIT one
+	// to port 3001 (0x0BB9), a TIME_WAIT with no inode, and a CLOSE_WAIT
+	// over IPv6.
+	all := []procfs.Socket{
+		{Local: "0100007F:1F90", Remote: "00000000:0000", State: procfs.TCPListen, Inode: 1001},
+		{Local: "0100007F:C350", Remote: "0100007F:0BB9", State: procfs.TCPEstablished, Inode: 1002},
+		{Local: "0100007F:C351", Remote: "0100007F:0BB9", State: procfs.TCPCloseWait, Inode: 1003},
+		{Local: "0100007F:C352", Remote: "0100007F:0BB9", State: procfs.TCPTimeWait, Inode: 0},
+		{Local: "00000000000000000000000001000000:C360", Remote: "00000000000000000000000001000000:0BB9", State: procfs.TCPCloseWait, Inode: 2001},
+	}
 	tests := []struct {
 		name               string
 		inodes             map[uint64]bool
@@ -61,13 +34,13 @@ func TestOwnedSockets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			owned := ownedSockets(all, tt.inodes)
-			if got := countState(owned, 3001, tcpEstablished); got != tt.established {
+			if got := countState(owned, 3001, procfs.TCPEstablished); got != tt.established {
 				t.Errorf("established to 3001 = %d, want %d", got, tt.established)
 			}
-			if got := countState(owned, 3001, tcpCloseWait); got != tt.close {
+			if got := countState(owned, 3001, procfs.TCPCloseWait); got != tt.close {
 				t.Errorf("close wait to 3001 = %d, want %d", got, tt.close)
 			}
-			if got := countState(owned, 3002, tcpCloseWait); got != 0 {
+			if got := countState(owned, 3002, procfs.TCPCloseWait); got != 0 {
 				t.Errorf("close wait to 3002 = %d, want 0", got)
 			}
 		})
@@ -90,14 +63,6 @@ func TestSocketInode(t *testing.T) {
 	for _, tt := range tests {
 		if got, ok := socketInode(tt.link); got != tt.want || ok != tt.ok {
 			t.Errorf("socketInode(%q) = %d, %v; want %d, %v", tt.link, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestEndpointPort(t *testing.T) {
-	for in, want := range map[string]int{"0100007F:1F90": 8080, "00000000000000000000000001000000:0BB9": 3001, "nocolon": -1, "0100007F:ZZ": -1} {
-		if got := endpointPort(in); got != want {
-			t.Errorf("endpointPort(%q) = %d, want %d", in, got, want)
 		}
 	}
 }
@@ -130,7 +95,7 @@ func TestProcessSocketsOfSelf(t *testing.T) {
 	}
 	found := false
 	for _, s := range socks {
-		if s.state == tcpListen && s.localPort == port {
+		if s.State == procfs.TCPListen && s.LocalPort() == port {
 			found = true
 		}
 	}

@@ -3,15 +3,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"ferrum/loadtest/proc"
 )
 
 // logWriter sends progress lines to the test log.
@@ -55,48 +53,50 @@ func TestRunExperimentBoundAndPanic(t *testing.T) {
 	}
 }
 
-func TestReaperKillsTheGroup(t *testing.T) {
+func TestReaperKillsAll(t *testing.T) {
 	r := newReaper()
-	// The shell's own child must die with it: it is in the same group.
-	cmd := exec.Command("sh", "-c", "sleep 60 & echo $!; wait")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	var started []*proc.Process
+	for _, name := range []string{"a", "b"} {
+		p, err := r.start(name, exec.Command("sleep", "60"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		started = append(started, p)
 	}
-	read := make(chan struct{})
-	c, err := r.start("sh", cmd, func() { <-read })
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() {
-		t.Fatal("no pid from the shell")
-	}
-	grandchild, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { defer close(read); io.Copy(io.Discard, out) }()
-	if !c.alive() {
-		t.Fatal("shell exited early")
+	for _, p := range started {
+		if !p.Alive() || exitCode(p) != -1 {
+			t.Fatalf("%s: alive %v, exit code %d before killAll; want running, -1", p.Name(), p.Alive(), exitCode(p))
+		}
 	}
 	r.killAll()
-	if c.alive() || c.exitCode() != 128+9 {
-		t.Errorf("after killAll: alive %v, exit code %d; want dead by SIGKILL (137)", c.alive(), c.exitCode())
-	}
-	gone := pollFor(context.Background(), 10*time.Second, 20*time.Millisecond, func() bool {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(grandchild) + "/stat")
-		if err != nil {
-			return true
+	for _, p := range started {
+		if p.Alive() || exitCode(p) != 128+9 {
+			t.Errorf("%s after killAll: alive %v, exit code %d; want dead by SIGKILL (137)", p.Name(), p.Alive(), exitCode(p))
 		}
-		// A zombie waiting for init to reap it is dead too.
-		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		return len(fields) > 0 && fields[0] == "Z"
-	})
-	if !gone {
-		t.Errorf("the shell's child %d outlived killAll", grandchild)
 	}
 	r.killAll() // again: a no-op
+}
+
+func TestExitCode(t *testing.T) {
+	for _, tc := range []struct {
+		script string
+		want   int
+	}{
+		{"exit 0", 0},
+		{"exit 3", 3},
+		{"kill -TERM $$", 128 + 15},
+	} {
+		r := newReaper()
+		p, err := r.start("sh", exec.Command("sh", "-c", tc.script), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WaitExit(10 * time.Second)
+		if got := exitCode(p); got != tc.want {
+			t.Errorf("exitCode(sh -c %q) = %d, want %d", tc.script, got, tc.want)
+		}
+		r.killAll()
+	}
 }
 
 // TestSlowBackendEndToEnd builds ferrum and runs one whole experiment
@@ -105,7 +105,7 @@ func TestSlowBackendEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds ferrum and runs it: not in -short")
 	}
-	root, err := moduleRoot()
+	root, err := proc.ModuleRoot("./loadtest/torture")
 	if err != nil {
 		t.Fatal(err)
 	}

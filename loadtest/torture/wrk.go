@@ -10,12 +10,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"ferrum/loadtest/proc"
 )
 
 // wrkLoad is a wrk run that lasts until stop interrupts it; wrk prints its
 // report on SIGINT.
 type wrkLoad struct {
-	c   *child
+	c   *proc.Process
 	out *bytes.Buffer
 }
 
@@ -34,9 +36,9 @@ func (r *run) startWrk(url string, conns int) (*wrkLoad, error) {
 }
 
 func (w *wrkLoad) stop() tally {
-	_ = w.c.signal(syscall.SIGINT)
-	if !w.c.waitExit(10 * time.Second) {
-		w.c.kill()
+	_ = w.c.Signal(syscall.SIGINT)
+	if !w.c.WaitExit(10 * time.Second) {
+		w.c.KillGroup()
 		return tally{errors: 1, samples: []string{"wrk did not stop within 10s of SIGINT"}}
 	}
 	t, err := parseWrkTally(w.out.String())
