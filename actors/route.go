@@ -195,11 +195,15 @@ func (r *Route) RetryLoad() (tokens, retrying int) {
 func (r *Route) Pick(ctx context.Context, reply chan messages.PickReply, avoid int, hash uint64, hasHash, retry bool) (index int, ok bool, err error) {
 	req := messages.PickRequest{Avoid: avoid, Hash: hash, HasHash: hasHash, Retry: retry, Reply: reply}
 	select {
-	case r.picks <- req:
-	case <-ctx.Done():
-		return 0, false, ctx.Err()
-	case <-r.done:
-		return 0, false, ErrRetired
+	case r.picks <- req: // room in the mailbox: the usual case, and the cheap one
+	default:
+		select {
+		case r.picks <- req:
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-r.done:
+			return 0, false, ErrRetired
+		}
 	}
 	select {
 	case rep := <-reply:
@@ -222,7 +226,11 @@ func (r *Route) ReleaseRetry(picked bool) {
 func (r *Route) release(m messages.Release) {
 	select {
 	case r.releases <- m:
-	case <-r.done:
+	default:
+		select {
+		case r.releases <- m:
+		case <-r.done:
+		}
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 
 // initPeek prepares the liveness check once per connection.
 func (pc *pconn) initPeek() {
-	if sc, ok := pc.conn.(syscall.Conn); ok {
+	if sc, ok := pc.conn.Conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			pc.raw = raw
 			pc.peekFn = pc.peek

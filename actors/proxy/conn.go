@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"ferrum/actors/proxy/sockio"
 	"ferrum/actors/proxy/wire"
 	"ferrum/messages"
 )
@@ -39,7 +40,7 @@ const clientWriteStall = 60 * time.Second
 // fields (watch.go) are touched by other goroutines.
 type clientConn struct {
 	p        *Proxy
-	c        net.Conn
+	c        *sockio.Conn
 	rd       *wire.Reader
 	req      wire.Request // the head being served; aliases rd's buffer
 	r        request      // the request being served, reset for each
@@ -71,7 +72,7 @@ type clientConn struct {
 	xffVals [][]byte
 	// wbufs is handed to writev; wbufArr backs it, since a write consumes
 	// the slice it is given.
-	wbufs   net.Buffers
+	wbufs   [][]byte
 	wbufArr [4][]byte
 
 	w    writePacer
@@ -80,14 +81,14 @@ type clientConn struct {
 
 // newClientConn prepares c for serving by p.
 func newClientConn(p *Proxy, c net.Conn) *clientConn {
-	cc := &clientConn{p: p, c: c, accepted: time.Now(), reply: make(chan messages.PickReply, 1)}
-	cc.rd = wire.NewReader(c, clientReadBuffer)
+	cc := &clientConn{p: p, c: sockio.Wrap(c), accepted: time.Now(), reply: make(chan messages.PickReply, 1)}
+	cc.rd = wire.NewReader(cc.c, clientReadBuffer)
 	cc.ctx, cc.cancel = context.WithCancel(context.Background())
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		cc.peer = ap.Addr().Unmap()
 	}
 	cc.peerText = cc.peer.AppendTo(nil)
-	cc.w = writePacer{c: c}
+	cc.w = writePacer{c: cc.c}
 	cc.wait.cc = cc
 	return cc
 }
@@ -228,7 +229,7 @@ func (cc *clientConn) write(b []byte) error {
 func (cc *clientConn) writev(bufs ...[]byte) error {
 	cc.w.arm()
 	cc.wbufs = append(cc.wbufArr[:0], bufs...)
-	if _, err := cc.wbufs.WriteTo(cc.c); err != nil {
+	if _, err := cc.c.Writev(cc.wbufs); err != nil {
 		return &clientWriteError{err}
 	}
 	return nil

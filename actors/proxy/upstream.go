@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"ferrum/actors/proxy/sockio"
 	"ferrum/actors/proxy/wire"
 	"ferrum/proxyconf"
 )
@@ -47,7 +48,7 @@ func newConnPool(addr string, u proxyconf.Upstream) *connPool {
 
 // pconn is one connection to a backend and the exchange it carries.
 type pconn struct {
-	conn   net.Conn
+	conn   *sockio.Conn
 	rd     *wire.Reader
 	resp   wire.Response // the answer being read; aliases rd's buffer
 	chunk  wire.ChunkedReader
@@ -63,7 +64,7 @@ type pconn struct {
 	pause time.Duration
 	setAt time.Time // when the read deadline was last moved
 
-	wbufs   net.Buffers
+	wbufs   [][]byte
 	wbufArr [4][]byte
 	size    [20]byte
 
@@ -99,7 +100,8 @@ func (p *connPool) get(ctx context.Context, check bool) (*pconn, error) {
 		if err != nil {
 			return nil, &dialError{err}
 		}
-		pc := &pconn{conn: c, pool: p, rd: wire.NewReader(c, upstreamReadBuffer), pause: p.settings.ReadTimeout}
+		sc := sockio.Wrap(c)
+		pc := &pconn{conn: sc, pool: p, rd: wire.NewReader(sc, upstreamReadBuffer), pause: p.settings.ReadTimeout}
 		pc.expireFn = pc.expire
 		pc.initPeek()
 		return pc, nil
@@ -343,7 +345,7 @@ var lastChunk = []byte("0\r\n\r\n")
 // writev writes bufs to the backend in one system call where it can.
 func (pc *pconn) writev(bufs ...[]byte) error {
 	pc.wbufs = append(pc.wbufArr[:0], bufs...)
-	_, err := pc.wbufs.WriteTo(pc.conn)
+	_, err := pc.conn.Writev(pc.wbufs)
 	return err
 }
 

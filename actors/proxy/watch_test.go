@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"ferrum/actors/proxy/sockio"
 	"ferrum/proxyconf"
 )
 
@@ -21,7 +22,7 @@ func TestWatchNeverExpiresAReleasedConnection(t *testing.T) {
 	up, far := net.Pipe()
 	defer far.Close()
 	pool := newConnPool("unused", proxyconf.Default().Upstream)
-	pc := &pconn{conn: up, pool: pool}
+	pc := &pconn{conn: sockio.Wrap(up), pool: pool}
 	pc.user = &cc.wait
 	pc.user.use(pc)
 	pc.finish(true) // the answer was read whole: back to the pool

@@ -1,0 +1,237 @@
+package sockio
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// opaque hides the connection's syscall.Conn, so Wrap takes the fallback.
+type opaque struct{ net.Conn }
+
+// route is one way of wrapping a connection the tests run over.
+type route struct {
+	name string
+	wrap func(net.Conn) *Conn
+	// direct: the connection must take the direct route (on Linux).
+	direct bool
+}
+
+var routes = []route{
+	{"direct", Wrap, true},
+	{"fallback", func(c net.Conn) *Conn { return Wrap(opaque{c}) }, false},
+}
+
+// pair returns a connected loopback pair: the wrapped side and its peer.
+func pair(t *testing.T, wrap func(net.Conn) *Conn) (*Conn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type accepted struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan accepted, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- accepted{c, err}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := <-ch
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	s := wrap(c)
+	t.Cleanup(func() { s.Close(); a.c.Close() })
+	return s, a.c.(*net.TCPConn)
+}
+
+func TestDirectRouteIsTaken(t *testing.T) {
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			s, _ := pair(t, r.wrap)
+			if want := r.direct && directSupported; s.raw.ok != want {
+				t.Fatalf("direct route taken = %v, want %v", s.raw.ok, want)
+			}
+		})
+	}
+}
+
+func TestWritevDeliversEveryByteInOrder(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB: more than a socket buffer holds
+	cases := []struct {
+		name string
+		bufs [][]byte
+	}{
+		{"nothing", nil},
+		{"empty pieces", [][]byte{{}, nil, {}}},
+		{"one piece", [][]byte{[]byte("GET / HTTP/1.1\r\n\r\n")}},
+		{"pieces with empty ones between", [][]byte{[]byte("a"), nil, []byte("bc"), {}, []byte("def")}},
+		{"more pieces than one call takes", func() [][]byte {
+			var bs [][]byte
+			for i := 0; i < 3*maxIov+1; i++ {
+				bs = append(bs, []byte{byte('a' + i%26)})
+			}
+			return bs
+		}()},
+		{"head and a body larger than the socket buffer", [][]byte{[]byte("HTTP/1.1 200 OK\r\n\r\n"), big, []byte("tail")}},
+	}
+	for _, r := range routes {
+		for _, tc := range cases {
+			t.Run(r.name+"/"+tc.name, func(t *testing.T) {
+				s, peer := pair(t, r.wrap)
+				want := bytes.Join(tc.bufs, nil)
+				got := make(chan []byte, 1)
+				go func() {
+					b := make([]byte, len(want))
+					_, err := io.ReadFull(peer, b)
+					if err != nil {
+						b = nil
+					}
+					got <- b
+				}()
+				n, err := s.Writev(append([][]byte(nil), tc.bufs...))
+				if err != nil || n != int64(len(want)) {
+					t.Fatalf("Writev = %d, %v; want %d, nil", n, err, len(want))
+				}
+				if b := <-got; !bytes.Equal(b, want) {
+					t.Fatalf("peer read %d bytes, not the %d written, in order", len(b), len(want))
+				}
+			})
+		}
+	}
+}
+
+func TestReadSeesDataEndAndReset(t *testing.T) {
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			if _, err := peer.Write([]byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			b := make([]byte, 16)
+			n, err := io.ReadAtLeast(s, b, 5)
+			if err != nil || string(b[:n]) != "hello" {
+				t.Fatalf("Read = %q, %v; want \"hello\", nil", b[:n], err)
+			}
+			if n, err := s.Read(b[:0]); n != 0 || err != nil {
+				t.Fatalf("Read of nothing = %d, %v; want 0, nil", n, err)
+			}
+			peer.CloseWrite()
+			if n, err := s.Read(b); n != 0 || err != io.EOF {
+				t.Fatalf("Read after the peer's close = %d, %v; want 0, io.EOF", n, err)
+			}
+		})
+		t.Run(r.name+"/reset", func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			peer.SetLinger(0)
+			peer.Close() // with linger 0: a reset
+			_, err := s.Read(make([]byte, 16))
+			var op *net.OpError
+			if !errors.Is(err, syscall.ECONNRESET) || !errors.As(err, &op) {
+				t.Fatalf("Read after a reset = %v; want a *net.OpError for ECONNRESET", err)
+			}
+		})
+	}
+}
+
+func TestDeadlinesAndCloseEndWaits(t *testing.T) {
+	for _, r := range routes {
+		t.Run(r.name+"/read deadline", func(t *testing.T) {
+			s, _ := pair(t, r.wrap)
+			s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			_, err := s.Read(make([]byte, 16))
+			var ne net.Error
+			if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+				t.Fatalf("Read past its deadline = %v; want a timeout", err)
+			}
+		})
+		t.Run(r.name+"/write deadline", func(t *testing.T) {
+			s, _ := pair(t, r.wrap) // the peer never reads
+			s.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+			total := 64 << 20
+			n, err := s.Write(make([]byte, total))
+			if !errors.Is(err, os.ErrDeadlineExceeded) || n >= total {
+				t.Fatalf("Write to a peer that never reads = %d, %v; want fewer than %d bytes and a timeout", n, err, total)
+			}
+		})
+		t.Run(r.name+"/close", func(t *testing.T) {
+			s, _ := pair(t, r.wrap)
+			done := make(chan error, 1)
+			go func() {
+				_, err := s.Read(make([]byte, 16))
+				done <- err
+			}()
+			// The read may start before or after the close: either way it ends.
+			s.Close()
+			if err := <-done; !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("Read on a closed connection = %v; want net.ErrClosed", err)
+			}
+		})
+	}
+}
+
+// A read and a write may run at once on one connection (ferrum's watch reads
+// a backend connection while the exchange writes to it); each must see its
+// own result. Run under -race, this also fails on state the two share.
+func TestReadAndWriteAtOnce(t *testing.T) {
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			const rounds = 200
+			payload := bytes.Repeat([]byte("w"), 32<<10)
+			echoed := make(chan error, 1)
+			go func() { // the peer drains what s writes and sends one byte per round
+				b := make([]byte, len(payload))
+				for i := 0; i < rounds; i++ {
+					if _, err := io.ReadFull(peer, b); err != nil {
+						echoed <- err
+						return
+					}
+					if _, err := peer.Write([]byte{byte(i)}); err != nil {
+						echoed <- err
+						return
+					}
+				}
+				echoed <- nil
+			}()
+			read := make(chan error, 1)
+			go func() {
+				b := make([]byte, 1)
+				for i := 0; i < rounds; i++ {
+					if _, err := io.ReadFull(s, b); err != nil {
+						read <- err
+						return
+					}
+					if b[0] != byte(i) {
+						read <- errors.New("a byte out of order")
+						return
+					}
+				}
+				read <- nil
+			}()
+			for i := 0; i < rounds; i++ {
+				if n, err := s.Write(payload); err != nil || n != len(payload) {
+					t.Fatalf("Write %d = %d, %v; want %d, nil", i, n, err, len(payload))
+				}
+			}
+			if err := <-read; err != nil {
+				t.Fatalf("reads beside the writes: %v", err)
+			}
+			if err := <-echoed; err != nil {
+				t.Fatalf("peer: %v", err)
+			}
+		})
+	}
+}

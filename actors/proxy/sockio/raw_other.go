@@ -1,0 +1,21 @@
+//go:build !linux
+
+package sockio
+
+import "net"
+
+// rawState is empty where no direct route is made: every call goes to the
+// connection itself.
+type rawState struct{ ok bool }
+
+func (r *rawState) init(net.Conn) {}
+
+func (r *rawState) read(c net.Conn, p []byte) (int, error) { return c.Read(p) }
+
+func (r *rawState) writev(c net.Conn, bufs [][]byte) (int64, error) {
+	nb := net.Buffers(bufs)
+	return nb.WriteTo(c)
+}
+
+// directSupported tells the tests a TCP connection takes the direct route.
+const directSupported = false
