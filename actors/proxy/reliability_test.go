@@ -224,6 +224,8 @@ func TestSlowUploadOutlastsTotalTimeout(t *testing.T) {
 // neither counts as a request cut off.
 func TestDrainServesConnectionsAcceptedJustBefore(t *testing.T) {
 	s, _ := startServer(t, routeConf("/", backend(t, fakebackend.Options{Name: "a"})))
+	// Room for a loaded machine between the drain's start and the request.
+	s.freshGrace = 4 * time.Second
 	fresh, err := net.Dial("tcp", s.Addr())
 	if err != nil {
 		t.Fatal(err)

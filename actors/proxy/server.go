@@ -37,6 +37,9 @@ type Server struct {
 	// to stop before it looks at the connections, so none is accepted
 	// behind its back.
 	accepting sync.WaitGroup
+	// freshGrace is freshGraceDefault; tests on a loaded machine give
+	// their clients longer.
+	freshGrace time.Duration
 
 	mu        sync.Mutex
 	listeners []net.Listener // the client listeners; guarded by mu
@@ -55,7 +58,7 @@ type Options struct {
 
 // NewServer returns a server for the tree's routes. It starts nothing.
 func NewServer(o Options) *Server {
-	s := &Server{log: o.Log, level: o.Level, metrics: o.Metrics, cfg: o.Config, tree: o.Tree, pools: NewPools()}
+	s := &Server{log: o.Log, level: o.Level, metrics: o.Metrics, cfg: o.Config, tree: o.Tree, pools: NewPools(), freshGrace: freshGraceDefault}
 	s.proxy = New(o.Log, o.Version, o.Config, BuildTable(o.Config, o.Tree, s.pools, o.Metrics, nil), o.Metrics)
 	return s
 }
@@ -296,7 +299,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			hs.Close()
 		}
 	}
-	if !s.conns.wait(ctx, time.Now().Add(freshGrace)) {
+	if !s.conns.wait(ctx, time.Now().Add(s.freshGrace)) {
 		cut = true
 	}
 	s.proxy.DrainTunnels(ctx)
@@ -362,11 +365,11 @@ func (cs *conns) signal() {
 	cs.zero = nil
 }
 
-// freshGrace is how long a drain lets a connection accepted just before
+// freshGraceDefault is how long a drain lets a connection accepted just before
 // the listener closed send its first request: a client that connected
 // means to send one, and closing it under the client would be an error
 // the client sees. One that sends nothing in that time is closed.
-const freshGrace = time.Second
+const freshGraceDefault = time.Second
 
 // closeFresh closes the connections still waiting for their first request
 // once the grace (until) is over.

@@ -199,19 +199,28 @@ func staleConn(err error) bool {
 // back. Writing is bounded by read_timeout per write, reading the head by
 // read_timeout, and both by the attempt's deadline.
 func (pc *pconn) exchangeHead(cc *clientConn, ur *upRequest) (got bool, err error) {
-	werr := pc.writeRequest(cc, ur)
-	var source *bodySourceError
-	if errors.As(werr, &source) {
-		return false, werr // the client's fault: nothing to wait for
+	now := time.Now()
+	var werr error
+	onRead := pc.sendOnRead(ur, now)
+	if !onRead {
+		werr = pc.writeRequest(cc, ur)
+		var source *bodySourceError
+		if errors.As(werr, &source) {
+			return false, werr // the client's fault: nothing to wait for
+		}
+		now = time.Now()
 	}
 	// The head must come within read_timeout (and the attempt's deadline);
 	// first, though, the read waits watchDelay only: a backend slower than
 	// that gets the client watched, then the rest of the wait.
-	now := time.Now()
 	limit := earliest(now.Add(pc.pause), ur.deadline)
 	_ = pc.conn.SetReadDeadline(earliest(now.Add(watchDelay), limit))
 	for {
 		head, err := pc.rd.ReadHead(maxResponseHead)
+		if onRead {
+			_, werr = pc.conn.WriteResult()
+			onRead = false
+		}
 		if err != nil && isTimeout(err) && time.Now().Before(limit) && !cc.wait.gone.Load() {
 			cc.wait.start()
 			_ = pc.conn.SetReadDeadline(limit)
@@ -252,6 +261,26 @@ func (pc *pconn) exchangeHead(cc *clientConn, ur *upRequest) (got bool, err erro
 	}
 	return true, nil
 }
+
+// sendOnRead queues a small bodiless request to be written by the read of
+// its answer, which then waits for the answer without first trying a read
+// that could only find nothing (one system call fewer per exchange). It
+// does so on a connection that was idle only briefly: one the backend
+// closed while it sat in the pool would otherwise be noticed only when the
+// backend's reset to the write arrives, not by a read finding its end.
+func (pc *pconn) sendOnRead(ur *upRequest, now time.Time) bool {
+	if ur.body != nil || len(ur.head) > maxUnboundedWrite || pc.rd.Buffered() > 0 ||
+		pc.reused && now.Sub(pc.idleAt) > briefIdle {
+		return false
+	}
+	pc.wbufs = append(pc.wbufArr[:0], ur.head)
+	pc.conn.WriteOnRead(pc.wbufs)
+	return true
+}
+
+// briefIdle is how long a pooled connection may have been idle and still
+// carry a request written by the read of its answer.
+const briefIdle = time.Second
 
 // earliest returns the earlier of two times, a zero b counting as never.
 func earliest(a, b time.Time) time.Time {

@@ -12,6 +12,11 @@ import (
 type Conn struct {
 	net.Conn
 	raw rawState
+
+	// A write queued by WriteOnRead, and what it came to.
+	pend  [][]byte
+	pwn   int64
+	pwerr error
 }
 
 // Wrap returns c with direct reads and writes where they are available.
@@ -21,8 +26,20 @@ func Wrap(c net.Conn) *Conn {
 	return s
 }
 
-// Read reads into p, as net.Conn's Read does.
+// Read reads into p, as net.Conn's Read does, after making the write
+// queued by WriteOnRead if there is one.
 func (s *Conn) Read(p []byte) (int, error) {
+	if s.pend != nil {
+		bufs := s.pend
+		s.pend = nil
+		if s.raw.ok && len(p) > 0 {
+			n, err, wn, werr := s.raw.readAfterWrite(s.Conn, bufs, p)
+			s.pwn, s.pwerr = wn, werr
+			return n, err
+		}
+		s.pwn, s.pwerr = s.Writev(bufs)
+		// Read even after a failed write: an answer may have come first.
+	}
 	if !s.raw.ok || len(p) == 0 {
 		return s.Conn.Read(p)
 	}
@@ -47,6 +64,28 @@ func (s *Conn) Writev(bufs [][]byte) (int64, error) {
 		return nb.WriteTo(s.Conn)
 	}
 	return s.raw.writev(s.Conn, bufs)
+}
+
+// WriteOnRead queues bufs to be written by the next Read, which then waits
+// for the peer's answer without first trying a read that could only find
+// nothing: on a request and answer connection that saves a system call per
+// exchange. The write is made whole, under the write deadline if the socket
+// has no room, and failing, the Read still reads (an answer may have come
+// before the failure). WriteResult tells how the write went. bufs is
+// consumed, as by Writev, and must stay unchanged until WriteResult.
+func (s *Conn) WriteOnRead(bufs [][]byte) {
+	s.pend, s.pwn, s.pwerr = bufs, 0, nil
+}
+
+// WriteResult reports what the write queued by WriteOnRead wrote and why it
+// stopped short, making the write first if no Read has made it.
+func (s *Conn) WriteResult() (int64, error) {
+	if s.pend != nil {
+		bufs := s.pend
+		s.pend = nil
+		s.pwn, s.pwerr = s.Writev(bufs)
+	}
+	return s.pwn, s.pwerr
 }
 
 // opError gives a read's end of stream or failure the shape net.Conn's

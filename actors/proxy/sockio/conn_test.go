@@ -235,3 +235,125 @@ func TestReadAndWriteAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// echoPeer answers every request of size bytes on peer with the same bytes,
+// until the connection ends.
+func echoPeer(peer net.Conn, size int) {
+	buf := make([]byte, size)
+	for {
+		if _, err := io.ReadFull(peer, buf); err != nil {
+			return
+		}
+		if _, err := peer.Write(buf); err != nil {
+			return
+		}
+	}
+}
+
+// A write queued by WriteOnRead goes out with the next Read, which gets the
+// answer however soon it comes: here the peer answers at once, so an answer
+// whose readiness the read missed would leave it waiting until its deadline.
+// On the direct route the read does not first try and find nothing.
+func TestWriteOnReadGetsEveryAnswer(t *testing.T) {
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			const size, rounds = 100, 200
+			go echoPeer(peer, size)
+			req := make([]byte, size)
+			got := make([]byte, size)
+			for i := range rounds {
+				req[0], req[size-1] = byte(i), byte(i+1)
+				s.SetReadDeadline(time.Now().Add(5 * time.Second))
+				s.WriteOnRead([][]byte{req[:40], req[40:]})
+				if _, err := io.ReadFull(s, got); err != nil {
+					t.Fatalf("exchange %d: reading the answer: %v", i, err)
+				}
+				if n, err := s.WriteResult(); n != size || err != nil {
+					t.Fatalf("exchange %d: WriteResult = %d, %v; want %d, nil", i, n, err, size)
+				}
+				if !bytes.Equal(got, req) {
+					t.Fatalf("exchange %d: answer %q..., want %q...", i, got[:4], req[:4])
+				}
+			}
+			// An empty read costs a system call the queued write exists to
+			// save; allow a few for wake-ups that are not the answer.
+			if r.direct && directSupported && s.raw.empty > rounds/20 {
+				t.Errorf("%d of %d reads found nothing; want the read to wait for the answer", s.raw.empty, rounds)
+			}
+		})
+	}
+}
+
+// The queued write is made whole even when the socket has no room for it,
+// and its failures and a read that ends before it are reported.
+func TestWriteOnReadEdges(t *testing.T) {
+	for _, r := range routes {
+		t.Run(r.name+"/larger than the socket buffer", func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			big := make([]byte, 16<<20)
+			for i := range big {
+				big[i] = byte(i % 251)
+			}
+			go echoPeer(peer, len(big))
+			s.SetDeadline(time.Now().Add(20 * time.Second))
+			s.WriteOnRead([][]byte{big})
+			got := make([]byte, len(big))
+			if _, err := io.ReadFull(s, got); err != nil {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			if n, err := s.WriteResult(); n != int64(len(big)) || err != nil {
+				t.Fatalf("WriteResult = %d, %v; want %d, nil", n, err, len(big))
+			}
+			for i := range big {
+				big[i] = byte(i % 251) // the write consumed big's slices, not its bytes
+			}
+			if !bytes.Equal(got, big) {
+				t.Fatal("the answer differs from what was written")
+			}
+		})
+		t.Run(r.name+"/peer gone", func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			peer.SetLinger(0)
+			peer.Close() // a reset
+			s.SetDeadline(time.Now().Add(5 * time.Second))
+			var werr, rerr error
+			for range 10 { // the first write after a reset may still be taken
+				s.WriteOnRead([][]byte{[]byte("GET / HTTP/1.1\r\n\r\n")})
+				_, rerr = s.Read(make([]byte, 16))
+				if _, werr = s.WriteResult(); werr != nil {
+					break
+				}
+			}
+			if werr == nil || rerr == nil {
+				t.Fatalf("writing to and reading from a reset connection: write %v, read %v; want both to fail", werr, rerr)
+			}
+		})
+		t.Run(r.name+"/read deadline already past", func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			s.SetReadDeadline(time.Now().Add(-time.Second))
+			s.WriteOnRead([][]byte{[]byte("ping")})
+			if _, err := s.Read(make([]byte, 4)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("Read past its deadline = %v; want a timeout", err)
+			}
+			n, _ := s.WriteResult()
+			peer.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			m, _ := peer.Read(make([]byte, 4))
+			if int(n) != m {
+				t.Fatalf("WriteResult says %d bytes went out; the peer got %d", n, m)
+			}
+		})
+		t.Run(r.name+"/result without a read", func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			s.WriteOnRead([][]byte{[]byte("ping")})
+			if n, err := s.WriteResult(); n != 4 || err != nil {
+				t.Fatalf("WriteResult = %d, %v; want 4, nil", n, err)
+			}
+			got := make([]byte, 4)
+			peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(peer, got); err != nil || string(got) != "ping" {
+				t.Fatalf("the peer got %q, %v; want ping", got, err)
+			}
+		})
+	}
+}
