@@ -28,17 +28,24 @@ type Route struct {
 	weights   []int
 	joined    []time.Time // per backend: when a reload added it to this route; zero otherwise
 
+	// Each kind of message has its own mailbox; a sender puts its message
+	// in, then rings bell, a doorbell of one slot that stays rung until the
+	// actor wakes. The actor waits on the bell and done only, then empties
+	// the mailboxes: a wait on two channels rather than one on every
+	// mailbox, which a request's pick and its release each paid for.
+	bell chan struct{}
 	// picks: askers wait under their request's context while it is full.
 	picks chan messages.PickRequest
 	// releases are never dropped: senders wait until there is room or the
 	// actor is retired, so in-flight counts stay exact. The wait is bounded
-	// all the same: the actor takes a release between any two messages,
+	// all the same: the actor takes a release first in every round,
 	// comes back within its restart backoff (at most a second) after a
 	// panic, and past the restart intensity the process exits.
 	releases chan messages.Release
 	// rotations come from backend actors, which wait under their context.
 	rotations chan messages.Rotation
-	// ejects come from backend actors, which wait under their context.
+	// ejects come from backend actors, which wait under their context
+	// while it is full.
 	ejects chan messages.EjectAsk
 	// retryAsks: askers wait under their request's context while it is full.
 	retryAsks chan messages.RetryAsk
@@ -116,10 +123,11 @@ func NewRoute(rc *proxyconf.Route, backends []*Backend, joined []time.Time) *Rou
 		balancing: rc.Balancing,
 		weights:   make([]int, n),
 		joined:    make([]time.Time, n),
+		bell:      make(chan struct{}, 1),
 		picks:     make(chan messages.PickRequest, pickMailbox),
 		releases:  make(chan messages.Release, releaseMailbox),
 		rotations: make(chan messages.Rotation, rotationMailbox),
-		ejects:    make(chan messages.EjectAsk),
+		ejects:    make(chan messages.EjectAsk, 1),
 		retryAsks: make(chan messages.RetryAsk, rotationMailbox),
 		done:      make(chan struct{}),
 		view:      RouteView{in: make([]atomic.Bool, n), inflight: make([]atomic.Int64, n)},
@@ -205,6 +213,7 @@ func (r *Route) Pick(ctx context.Context, reply chan messages.PickReply, avoid i
 			return 0, false, ErrRetired
 		}
 	}
+	r.ring()
 	select {
 	case rep := <-reply:
 		return rep.Index, rep.OK, nil
@@ -230,7 +239,18 @@ func (r *Route) release(m messages.Release) {
 		select {
 		case r.releases <- m:
 		case <-r.done:
+			return
 		}
+	}
+	r.ring()
+}
+
+// ring tells the actor a message is waiting. A bell already rung needs no
+// second ring: the actor empties every mailbox each time it wakes.
+func (r *Route) ring() {
+	select {
+	case r.bell <- struct{}{}:
+	default:
 	}
 }
 
@@ -250,6 +270,7 @@ func (r *Route) MayRetry(ctx context.Context) bool {
 	case <-r.done:
 		return false
 	}
+	r.ring()
 	select {
 	case ok := <-reply:
 		return ok
@@ -263,6 +284,7 @@ func (r *Route) MayRetry(ctx context.Context) bool {
 func (r *Route) rotation(ctx context.Context, m messages.Rotation) {
 	select {
 	case r.rotations <- m:
+		r.ring()
 	case <-ctx.Done():
 	case <-r.done:
 	}
@@ -280,6 +302,7 @@ func (r *Route) askEject(ctx context.Context, index int) bool {
 	case <-r.done:
 		return true
 	}
+	r.ring()
 	select {
 	case ok := <-reply:
 		return ok
@@ -300,7 +323,18 @@ func (r *Route) askEject(ctx context.Context, index int) bool {
 func (r *Route) Run(ctx context.Context) error {
 	st := r.begin()
 	defer r.end(st)
-	return r.loop(ctx, st)
+	// Stopped for good: askers still queued get ErrRetired rather than
+	// wait for an answer that will not come. (The actor itself then waits
+	// on two channels, not three.) Run returns only once that is done, so
+	// no goroutine of the actor outlives it.
+	retired := make(chan struct{})
+	unhook := context.AfterFunc(ctx, func() { r.Retire(); close(retired) })
+	defer func() {
+		if !unhook() {
+			<-retired
+		}
+	}()
+	return r.loop(st)
 }
 
 // begin builds the actor's state, taking back the counts an earlier run
@@ -334,26 +368,64 @@ func (r *Route) end(st *routeState) {
 }
 
 //go:noinline
-func (r *Route) loop(ctx context.Context, st *routeState) error {
+func (r *Route) loop(st *routeState) error {
 	for {
-		select {
-		case <-ctx.Done():
-			// Stopped for good: askers still queued get ErrRetired rather
-			// than wait for an answer that will not come.
-			r.Retire()
+		if !r.handleAll(st) {
 			return nil
+		}
+		select {
+		case <-r.bell:
 		case <-r.done:
 			return nil
-		case req := <-r.picks:
-			r.answerPick(st, req)
+		}
+	}
+}
+
+// handleAll empties the mailboxes, taking at most one message of each kind
+// per round (releases first), so a steady stream of one kind cannot hold up
+// the others. It returns false once the actor is retired.
+//
+//go:noinline
+func (r *Route) handleAll(st *routeState) bool {
+	for {
+		select {
+		case <-r.done:
+			return false
+		default:
+		}
+		got := false
+		select {
 		case rel := <-r.releases:
 			st.release(rel)
+			got = true
+		default:
+		}
+		select {
+		case req := <-r.picks:
+			r.answerPick(st, req)
+			got = true
+		default:
+		}
+		select {
 		case m := <-r.rotations:
 			st.setIn(m.Index, m.In, m.Since)
+			got = true
+		default:
+		}
+		select {
 		case m := <-r.ejects:
 			r.answerEject(st, m)
+			got = true
+		default:
+		}
+		select {
 		case m := <-r.retryAsks:
 			r.answerRetry(st, m)
+			got = true
+		default:
+		}
+		if !got {
+			return true
 		}
 	}
 }

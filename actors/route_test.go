@@ -194,6 +194,67 @@ func TestRetiredRouteAnswersAtOnce(t *testing.T) {
 	})
 }
 
+// TestEveryMessageWakesTheActor: the actor waits on its doorbell, not on
+// its mailboxes, so a message whose sender forgot to ring, or a ring lost
+// while the actor was busy, would sit unread. Many pickers, releasers and
+// rotation changes at once must all be answered, and every in-flight count
+// must come back to zero.
+func TestEveryMessageWakesTheActor(t *testing.T) {
+	r := newTestRoute(proxyconf.LeastRequests, 3)
+	defer run(t, r)()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	const pickers, rounds = 8, 2000
+	finished := make(chan error, pickers+1)
+	for range pickers {
+		go func() {
+			reply := newReply()
+			for range rounds {
+				idx, ok, err := r.Pick(ctx, reply, -1, 0, false, false)
+				if err != nil {
+					finished <- err
+					return
+				}
+				if ok {
+					r.Release(idx)
+				}
+				if r.MayRetry(ctx) {
+					r.ReleaseRetry(false)
+				}
+			}
+			finished <- nil
+		}()
+	}
+	go func() {
+		for i := range rounds {
+			r.rotation(ctx, messages.Rotation{Index: i % 3, In: i%2 == 1})
+		}
+		finished <- nil
+	}()
+	for range pickers + 1 {
+		select {
+		case err := <-finished:
+			if err != nil {
+				t.Fatalf("a pick was not answered: %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("pickers still waiting after 20 s: a message did not wake the actor")
+		}
+	}
+	for {
+		tokens, _ := r.RetryLoad()
+		in := r.Inflight()
+		if in[0]+in[1]+in[2] == 0 && tokens == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("in flight %v and %d retry tokens after every release: releases left unread", in, tokens)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // BenchmarkPickRoundTrip measures one pick and its release through a running
 // route actor, as the request path does it.
 func BenchmarkPickRoundTrip(b *testing.B) {
@@ -202,10 +263,11 @@ func BenchmarkPickRoundTrip(b *testing.B) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	reply := newReply() // kept, as a client connection keeps its own
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		idx, ok, err := r.Pick(ctx, newReply(), -1, 0, false, false)
+		idx, ok, err := r.Pick(ctx, reply, -1, 0, false, false)
 		if err != nil || !ok {
 			b.Fatal("no pick")
 		}
@@ -223,8 +285,9 @@ func BenchmarkPickRoundTripParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
+		reply := newReply()
 		for pb.Next() {
-			idx, ok, err := r.Pick(ctx, newReply(), -1, 0, false, false)
+			idx, ok, err := r.Pick(ctx, reply, -1, 0, false, false)
 			if err != nil || !ok {
 				b.Error("no pick")
 				return

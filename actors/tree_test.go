@@ -229,6 +229,15 @@ func TestReloadAbortChangesNothing(t *testing.T) {
 	})
 }
 
+// bubbleGoroutines counts the goroutines of the calling synctest bubble:
+// runtime.NumGoroutine would also count those of earlier tests still
+// winding down outside it.
+func bubbleGoroutines() int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return strings.Count(string(buf[:n]), ", synctest bubble ")
+}
+
 // TestPrepareFailureStopsWhatStarted: a reload whose actors cannot take
 // their subscriptions in time fails and leaves nothing running.
 func TestPrepareFailureStopsWhatStarted(t *testing.T) {
@@ -236,14 +245,17 @@ func TestPrepareFailureStopsWhatStarted(t *testing.T) {
 		old, stop := startTree(t, parse(t, routeConf("/a", u1)))
 		defer stop()
 		synctest.Wait()
-		before := runtime.NumGoroutine()
+		before := bubbleGoroutines()
+		if before == 0 {
+			t.Fatal("no goroutine counted in the bubble: the count cannot see a leak")
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, err := old.Prepare(ctx, parse(t, routeConf("/a", u1), routeConf("/b", u2, u1))); err == nil {
 			t.Fatal("Prepare under a cancelled context succeeded")
 		}
 		synctest.Wait()
-		if after := runtime.NumGoroutine(); after != before {
+		if after := bubbleGoroutines(); after != before {
 			t.Errorf("goroutines: %d before the failed reload, %d after, want no change", before, after)
 		}
 		if got := len(old.Routes()[0].Backend(0).routes); got != 1 {
