@@ -41,23 +41,14 @@ func (j *Janitor) Run(ctx context.Context) error {
 }
 
 // sweep checks each connection idle in the pool now once: those that aged
-// or were closed by the backend are closed, the others go back.
+// or were closed by the backend are closed, the others stay in their place.
+// The liveness checks are made under the pool's lock: a peek that does not
+// wait, about a microsecond each, every sweepEvery.
 func (p *connPool) sweep(now time.Time) {
-	for n := len(p.idle); n > 0; n-- {
-		var pc *pconn
-		select {
-		case pc = <-p.idle:
-		default:
-			return
-		}
-		if now.Sub(pc.idleAt) >= p.settings.IdleConnTimeout || !pc.alive() {
-			pc.conn.Close()
-			continue
-		}
-		select {
-		case p.idle <- pc:
-		default:
-			pc.conn.Close()
-		}
+	dead := p.idle.keepIf(func(pc *pconn) bool {
+		return now.Sub(pc.idleAt) < p.settings.IdleConnTimeout && pc.alive()
+	})
+	for _, pc := range dead {
+		pc.conn.Close()
 	}
 }

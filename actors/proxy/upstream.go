@@ -33,7 +33,7 @@ type connPool struct {
 	addr     string
 	dialer   net.Dialer
 	settings proxyconf.Upstream
-	idle     chan *pconn // bounded by max_idle_conns_per_backend; full means close
+	idle     idleStack
 	retired  atomic.Bool // no longer in the config: keep nothing idle
 }
 
@@ -42,7 +42,7 @@ func newConnPool(addr string, u proxyconf.Upstream) *connPool {
 		addr:     addr,
 		dialer:   net.Dialer{Timeout: u.ConnectTimeout, KeepAlive: 30 * time.Second},
 		settings: u,
-		idle:     make(chan *pconn, max(u.MaxIdleConnsPerBackend, 0)),
+		idle:     idleStack{conns: make([]*pconn, 0, max(u.MaxIdleConnsPerBackend, 0))},
 	}
 }
 
@@ -86,15 +86,13 @@ type pconn struct {
 // connection instead; the janitor weeds out the rest.
 func (p *connPool) get(ctx context.Context, check bool) (*pconn, error) {
 	for {
-		select {
-		case pc := <-p.idle:
+		if pc := p.idle.pop(); pc != nil {
 			if time.Since(pc.idleAt) < p.settings.IdleConnTimeout && (!check || pc.alive()) {
 				pc.reused = true
 				return pc, nil
 			}
 			pc.conn.Close()
 			continue
-		default:
 		}
 		c, err := p.dialer.DialContext(ctx, "tcp", p.addr)
 		if err != nil {
@@ -111,9 +109,7 @@ func (p *connPool) get(ctx context.Context, check bool) (*pconn, error) {
 // put returns a connection whose exchange ended cleanly.
 func (p *connPool) put(pc *pconn) {
 	pc.idleAt = time.Now()
-	select {
-	case p.idle <- pc:
-	default:
+	if !p.idle.push(pc) {
 		pc.conn.Close()
 	}
 	// Checked after the push: either retire's sweep finds this connection,
@@ -132,13 +128,8 @@ func (p *connPool) retire() {
 
 // closeIdle closes every idle connection.
 func (p *connPool) closeIdle() {
-	for {
-		select {
-		case pc := <-p.idle:
-			pc.conn.Close()
-		default:
-			return
-		}
+	for _, pc := range p.idle.takeAll() {
+		pc.conn.Close()
 	}
 }
 

@@ -155,7 +155,7 @@ func TestForgottenPoolClosesReturningConnections(t *testing.T) {
 	if _, err := pc.conn.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write on the returned connection: %v, want it closed", err)
 	}
-	if n := len(cp.idle); n != 0 {
+	if n := cp.idle.len(); n != 0 {
 		t.Fatalf("the forgotten pool keeps %d idle connections", n)
 	}
 }

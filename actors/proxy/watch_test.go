@@ -39,7 +39,7 @@ func TestWatchNeverExpiresAReleasedConnection(t *testing.T) {
 	}
 	cc.wait.state.Store(watchOff)
 
-	taken := <-pool.idle
+	taken := pool.idle.pop()
 	go func() { b := make([]byte, 1); _, _ = far.Read(b) }()
 	if _, err := taken.conn.Write([]byte("x")); err != nil {
 		t.Fatalf("the pooled connection, now another request's, was expired by the first client's watch: %v", err)
