@@ -28,3 +28,19 @@ func httputilConfig(s scenario, l layout) []genFile {
 	fmt.Fprintf(&b, "refproxy %s\n", strings.Join(httputilArgs(l), " "))
 	return []genFile{{name: "httputil.args", text: b.String()}}
 }
+
+// goFloorArgs is the command line of the floor reference (refproxy -floor,
+// loadtest/refproxy/floor.go) for layout l.
+func goFloorArgs(l layout) []string {
+	return append([]string{"-floor"}, httputilArgs(l)...)
+}
+
+// goFloorConfig writes gofloor.args for s, as httputilConfig does.
+func goFloorConfig(s scenario, l layout) []genFile {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# The floor reference (loadtest/refproxy -floor) for ferrum's load-test scenario %s: %s.\n", s.name, s.about)
+	b.WriteString("# Written by loadtest/harness; see docs/benchmarking.md. Its whole setup is this command line:\n")
+	b.WriteString("# a goroutine per client connection passing heads and bodies unchanged, round robin, no retries.\n")
+	fmt.Fprintf(&b, "refproxy %s\n", strings.Join(goFloorArgs(l), " "))
+	return []genFile{{name: "gofloor.args", text: b.String()}}
+}

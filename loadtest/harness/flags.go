@@ -47,7 +47,8 @@ func (o options) drillDelay(def time.Duration) time.Duration {
 const usageHead = `usage: go run ./loadtest/harness [flags]   (or: just bench [flags])
 
 Runs wrk against ferrum, and with --compare against nginx, HAProxy, the
-plain Go reference (httputil) and the backend itself, scenario by scenario,
+plain Go reference (httputil), the least a Go proxy does (gofloor) and the
+backend itself, scenario by scenario,
 and writes the reports, configs and a summary into
 --results-dir/<UTC YYYYMMDD-HHMMSS>/. See docs/benchmarking.md.
 
@@ -176,7 +177,7 @@ func pickScenarios(list string) ([]scenario, error) {
 }
 
 // pickTargets checks --compare and returns its targets in the usual order
-// (nginx, haproxy, httputil, direct), each once.
+// (nginx, haproxy, httputil, gofloor, direct), each once.
 func pickTargets(list string) ([]string, error) {
 	want := splitList(list)
 	for _, name := range want {

@@ -154,7 +154,7 @@ func summaryMarkdown(m meta, cells []cell) string {
 			notes = append(notes, fmt.Sprintf("%s: skipped: %s", c.Scenario, c.Skipped))
 		}
 		if noRetries(c) {
-			notes = append(notes, fmt.Sprintf("%s via %s: the httputil reference does not retry, so the failing backend's 503s reach wrk and count as non-2xx; its req/s is not comparable with the retrying proxies'", c.Scenario, c.Target))
+			notes = append(notes, fmt.Sprintf("%s via %s: the Go references do not retry, so the failing backend's 503s reach wrk and count as non-2xx; its req/s is not comparable with the retrying proxies'", c.Scenario, c.Target))
 		}
 		for _, p := range c.Passes {
 			where := fmt.Sprintf("%s via %s, round %d", c.Scenario, c.Target, p.Round)
@@ -192,11 +192,11 @@ func drillLines(cells []cell) []string {
 	return lines
 }
 
-// noRetries reports whether c is the httputil reference in a scenario where
-// the other proxies retry: it passes the failures on instead.
+// noRetries reports whether c is a Go reference in a scenario where the
+// other proxies retry: it passes the failures on instead.
 func noRetries(c cell) bool {
 	s, ok := scenarioByName(c.Scenario)
-	return ok && s.retrying && c.Target == targetHTTPUtil
+	return ok && s.retrying && (c.Target == targetHTTPUtil || c.Target == targetGoFloor)
 }
 
 // summaryTable is the Markdown table of every cell's medians.

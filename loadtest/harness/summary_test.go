@@ -72,14 +72,14 @@ func TestSummarize(t *testing.T) {
 	md := summaryMarkdown(meta{Started: "2026-01-01T00:00:00Z"}, cells)
 	for _, want := range []string{
 		"## Budget (ferrum against nginx and the httputil reference, same run)",
-		"- retry_get via httputil: the httputil reference does not retry",
+		"- retry_get via httputil: the Go references do not retry",
 		"- healthy_get via haproxy, round 0: haproxy exited",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary.md has no %q:\n%s", want, md)
 		}
 	}
-	if strings.Contains(md, "healthy_get via httputil: the httputil reference does not retry") {
+	if strings.Contains(md, "healthy_get via httputil: the Go references do not retry") {
 		t.Errorf("summary.md says the reference fails to retry in healthy_get, where nobody retries")
 	}
 }

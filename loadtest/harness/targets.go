@@ -22,14 +22,17 @@ const (
 	// targetHTTPUtil is the plain Go reference, loadtest/refproxy:
 	// httputil.ReverseProxy over the default http.Transport.
 	targetHTTPUtil = "httputil"
-	targetDirect   = "direct"
+	// targetGoFloor is the same program's -floor mode: a goroutine per
+	// client connection passing bytes, the least a Go proxy does.
+	targetGoFloor = "gofloor"
+	targetDirect  = "direct"
 )
 
 // compareTargets are the names --compare accepts, in the order they run.
-var compareTargets = []string{targetNginx, targetHAProxy, targetHTTPUtil, targetDirect}
+var compareTargets = []string{targetNginx, targetHAProxy, targetHTTPUtil, targetGoFloor, targetDirect}
 
 // refproxyBin is the file name of the httputil reference's binary, built
-// beside ferrum and the backend.
+// beside ferrum and the backend; gofloor runs it too.
 const refproxyBin = "refproxy"
 
 // target is one thing wrk is pointed at.
@@ -56,6 +59,8 @@ func (t target) configs(s scenario, l layout) []genFile {
 		return haproxyConfig(s, l)
 	case targetHTTPUtil:
 		return httputilConfig(s, l)
+	case targetGoFloor:
+		return goFloorConfig(s, l)
 	}
 	return nil
 }
@@ -81,15 +86,17 @@ func (t target) command(conf string, l layout, gogc string) *exec.Cmd {
 		return exec.Command(t.bin, "-db", "-f", conf)
 	case targetHTTPUtil:
 		return exec.Command(t.bin, httputilArgs(l)...)
+	case targetGoFloor:
+		return exec.Command(t.bin, goFloorArgs(l)...)
 	}
 	return nil
 }
 
 // readyPath is what the harness polls to know the target serves: the
-// /health that ferrum and the httputil reference answer themselves,
-// otherwise a request through the proxy to the backends.
+// /health that ferrum and the Go references answer themselves, otherwise
+// a request through the proxy to the backends.
 func (t target) readyPath(s scenario) string {
-	if t.name == targetFerrum || t.name == targetHTTPUtil {
+	if t.name == targetFerrum || t.name == targetHTTPUtil || t.name == targetGoFloor {
 		return "/health"
 	}
 	return s.path
@@ -139,12 +146,16 @@ func findTarget(name, binDir string) (target, string, bool) {
 	switch name {
 	case targetDirect:
 		return target{name: targetDirect, version: "no proxy: wrk to one backend"}, "", true
-	case targetHTTPUtil:
+	case targetHTTPUtil, targetGoFloor:
 		bin := filepath.Join(binDir, refproxyBin)
 		if _, err := os.Stat(bin); err != nil {
-			return target{}, fmt.Sprintf("harness: the httputil reference is not in --bin-dir (%v); skipping it (run once without --skip-build)", err), false
+			return target{}, fmt.Sprintf("harness: the Go reference (refproxy) is not in --bin-dir (%v); skipping %s (run once without --skip-build)", err, name), false
 		}
-		return target{name: targetHTTPUtil, bin: bin, version: programVersion(bin, "-version")}, "", true
+		args := []string{"-version"}
+		if name == targetGoFloor {
+			args = []string{"-floor", "-version"}
+		}
+		return target{name: name, bin: bin, version: programVersion(bin, args...)}, "", true
 	}
 	bin, err := exec.LookPath(name)
 	if err != nil {

@@ -50,6 +50,9 @@ const (
 // release it was built with, since that release decides its speed.
 var versionLine = "refproxy: net/http/httputil.ReverseProxy, default http.Transport, " + runtime.Version()
 
+// floorVersionLine is what -floor -version prints.
+var floorVersionLine = "refproxy -floor: a goroutine per connection passing bytes, " + runtime.Version()
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -61,6 +64,7 @@ type config struct {
 	listen   string
 	backends []*url.URL
 	version  bool
+	floor    bool // the floor mode (floor.go) instead of httputil
 }
 
 // run serves until ctx ends, then shuts down; it returns the exit code.
@@ -74,13 +78,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if cfg.version {
-		fmt.Fprintln(stdout, versionLine)
+		line := versionLine
+		if cfg.floor {
+			line = floorVersionLine
+		}
+		fmt.Fprintln(stdout, line)
 		return 0
 	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "refproxy:", err)
 		return 1
+	}
+	if cfg.floor {
+		return runFloor(ctx, ln, cfg.backends, stdout, stderr)
 	}
 	errLog := log.New(stderr, "refproxy: ", log.LstdFlags)
 	srv := &http.Server{
@@ -124,6 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8081", "`address` to listen on")
 	fs.StringVar(&backends, "backends", "", "comma-separated `URLs` of the backends, taken in turn (required)")
 	fs.BoolVar(&cfg.version, "version", false, "print what this program is and its Go release, then exit")
+	fs.BoolVar(&cfg.floor, "floor", false, "pass bytes through a goroutine per connection instead of httputil: the least a Go proxy does (floor.go)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
