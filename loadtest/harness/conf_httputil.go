@@ -21,12 +21,8 @@ func httputilArgs(l layout) []string {
 // command line beside the other proxies' configs; the reference is started
 // with these flags, not on the file.
 func httputilConfig(s scenario, l layout) []genFile {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# The httputil reference (loadtest/refproxy) for ferrum's load-test scenario %s: %s.\n", s.name, s.about)
-	b.WriteString("# Written by loadtest/harness; see docs/benchmarking.md. Its whole setup is this command line:\n")
-	b.WriteString("# one catch-all route, round robin, no retries, the default http.Transport.\n")
-	fmt.Fprintf(&b, "refproxy %s\n", strings.Join(httputilArgs(l), " "))
-	return []genFile{{name: "httputil.args", text: b.String()}}
+	return refproxyArgsFile(s, "httputil", "The httputil reference (loadtest/refproxy)",
+		"one catch-all route, round robin, no retries, the default http.Transport", httputilArgs(l))
 }
 
 // goFloorArgs is the command line of the floor reference (refproxy -floor,
@@ -37,10 +33,17 @@ func goFloorArgs(l layout) []string {
 
 // goFloorConfig writes gofloor.args for s, as httputilConfig does.
 func goFloorConfig(s scenario, l layout) []genFile {
+	return refproxyArgsFile(s, "gofloor", "The floor reference (loadtest/refproxy -floor)",
+		"a goroutine per client connection passing heads and bodies unchanged, round robin, no retries", goFloorArgs(l))
+}
+
+// refproxyArgsFile is the <name>.args file recording how a refproxy
+// target, described by what and setup, is started for s.
+func refproxyArgsFile(s scenario, name, what, setup string, args []string) []genFile {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# The floor reference (loadtest/refproxy -floor) for ferrum's load-test scenario %s: %s.\n", s.name, s.about)
+	fmt.Fprintf(&b, "# %s for ferrum's load-test scenario %s: %s.\n", what, s.name, s.about)
 	b.WriteString("# Written by loadtest/harness; see docs/benchmarking.md. Its whole setup is this command line:\n")
-	b.WriteString("# a goroutine per client connection passing heads and bodies unchanged, round robin, no retries.\n")
-	fmt.Fprintf(&b, "refproxy %s\n", strings.Join(goFloorArgs(l), " "))
-	return []genFile{{name: "gofloor.args", text: b.String()}}
+	fmt.Fprintf(&b, "# %s.\n", setup)
+	fmt.Fprintf(&b, "refproxy %s\n", strings.Join(args, " "))
+	return []genFile{{name: name + ".args", text: b.String()}}
 }
