@@ -103,23 +103,52 @@ func (b *reqBody) Read(p []byte) (int, error) {
 	var n int
 	var err error
 	if b.length > 0 {
-		if int64(len(p)) > b.left {
-			p = p[:b.left]
-		}
+		p = b.clip(p)
+		buffered := b.cc.rd.Buffered() > 0
 		n, err = b.cc.rd.Read(p)
-		b.left -= int64(n)
-		if b.left == 0 {
-			b.done = true
+		if buffered && err == nil && n < len(p) {
+			// The part that came with the head is joined by whatever
+			// else has arrived, without waiting for more: a small body
+			// sent whole then goes upstream with the head in one write.
+			var m int
+			m, err = b.cc.c.ReadNow(p[n:])
+			n += m
 		}
-		if err == io.EOF && !b.done {
-			err = io.ErrUnexpectedEOF
-		}
+		err = b.took(n, err)
 	} else {
 		n, err = b.chunked.Read(p)
 		if err == io.EOF {
 			b.done = true
 		}
 	}
+	return b.settle(n, err, rateBound)
+}
+
+// clip cuts p to what is left of a body of known length.
+func (b *reqBody) clip(p []byte) []byte {
+	if int64(len(p)) > b.left {
+		return p[:b.left]
+	}
+	return p
+}
+
+// took counts n bytes read from a body of known length; a stream that ends
+// before the body does is cut short.
+func (b *reqBody) took(n int, err error) error {
+	b.left -= int64(n)
+	if b.left == 0 {
+		b.done = true
+	}
+	if err == io.EOF && !b.done {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// settle counts n bytes of the body against the limit and turns the read's
+// error into the client-side error it stands for, kept for every later
+// read. rateBound says whether client_body_min_rate set the deadline.
+func (b *reqBody) settle(n int, err error, rateBound bool) (int, error) {
 	b.n += int64(n)
 	if b.limit >= 0 && b.n > b.limit {
 		b.err = errRequestTooLarge

@@ -46,6 +46,17 @@ func (s *Conn) Read(p []byte) (int, error) {
 	return s.raw.read(s.Conn, p)
 }
 
+// ReadNow reads into p only what has arrived already: it never waits.
+// 0, nil means nothing is there now (or no direct read is available, or
+// a write is queued by WriteOnRead, or the read deadline has passed: the
+// next Read tells). A peer's end of stream is io.EOF, as from Read.
+func (s *Conn) ReadNow(p []byte) (int, error) {
+	if !s.raw.ok || len(p) == 0 || s.pend != nil {
+		return 0, nil
+	}
+	return s.raw.readNow(s.Conn, p)
+}
+
 // Write writes p, as net.Conn's Write does.
 func (s *Conn) Write(p []byte) (int, error) {
 	if !s.raw.ok {

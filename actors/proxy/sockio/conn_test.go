@@ -357,3 +357,51 @@ func TestWriteOnReadEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestReadNowNeverWaits: ReadNow takes what has arrived and returns at
+// once when nothing has; the fallback never reads.
+func TestReadNowNeverWaits(t *testing.T) {
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			s, peer := pair(t, r.wrap)
+			direct := r.direct && directSupported
+			// A read that waited would end here with a timeout error.
+			_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b := make([]byte, 16)
+			if n, err := s.ReadNow(b); n != 0 || err != nil {
+				t.Fatalf("ReadNow with nothing sent = %d, %v; want 0, nil", n, err)
+			}
+			if _, err := peer.Write([]byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			// One byte by the waiting read: the rest came in the same
+			// segment, so it is there now.
+			if n, err := s.Read(b[:1]); n != 1 || err != nil {
+				t.Fatalf("Read = %d, %v; want 1, nil", n, err)
+			}
+			n, err := s.ReadNow(b)
+			want := "ello"
+			if !direct {
+				want = ""
+			}
+			if string(b[:n]) != want || err != nil {
+				t.Fatalf("ReadNow after the write = %q, %v; want %q, nil", b[:n], err, want)
+			}
+			if !direct {
+				return
+			}
+			peer.CloseWrite()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				n, err := s.ReadNow(b)
+				if err == io.EOF && n == 0 {
+					break
+				}
+				if n != 0 || err != nil || time.Now().After(deadline) {
+					t.Fatalf("ReadNow after the peer's close = %d, %v; want 0, io.EOF", n, err)
+				}
+				time.Sleep(time.Millisecond) // polling for the FIN, bounded by the deadline
+			}
+		})
+	}
+}

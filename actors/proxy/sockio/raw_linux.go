@@ -19,12 +19,14 @@ type rawState struct {
 	ok      bool
 	rc      syscall.RawConn
 	readFn  func(fd uintptr) bool
+	nowFn   func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
 
 	p      []byte // the read's
 	rn     int
 	rerrno syscall.Errno
-	empty  int // reads that found nothing, for the tests
+	empty  int  // reads that found nothing, for the tests
+	none   bool // readNow's read found nothing
 
 	// The write readAfterWrite makes inside the read: the read side's,
 	// with iovecs of its own, so it never touches the write side's fields.
@@ -49,7 +51,7 @@ func (r *rawState) init(c net.Conn) {
 		return
 	}
 	r.rc, r.ok = rc, true
-	r.readFn, r.writeFn = r.readOnce, r.writeAll
+	r.readFn, r.nowFn, r.writeFn = r.readOnce, r.readOnceNow, r.writeAll
 }
 
 func (r *rawState) read(c net.Conn, p []byte) (int, error) {
@@ -70,6 +72,25 @@ func (r *rawState) readResult(c net.Conn) (int, error) {
 		return 0, io.EOF
 	}
 	return r.rn, nil
+}
+
+// readNow makes one read that does not wait: 0, nil when nothing is there.
+// A closed connection or a passed deadline is left for the next read to
+// report.
+func (r *rawState) readNow(c net.Conn, p []byte) (int, error) {
+	r.p, r.rn, r.rerrno, r.none = p, 0, 0, false
+	err := r.rc.Read(r.nowFn)
+	r.p = nil
+	if err != nil || r.none {
+		return 0, nil
+	}
+	return r.readResult(c)
+}
+
+// readOnceNow is readOnce that never asks the netpoller to wait.
+func (r *rawState) readOnceNow(fd uintptr) bool {
+	r.none = !r.readOnce(fd)
+	return true
 }
 
 // readAfterWrite writes bufs, then reads into p. The netpoller is reset for

@@ -15,6 +15,8 @@ func (r *rawState) init(net.Conn) {}
 
 func (r *rawState) read(c net.Conn, p []byte) (int, error) { return c.Read(p) }
 
+func (r *rawState) readNow(net.Conn, []byte) (int, error) { return 0, nil }
+
 func (r *rawState) writev(c net.Conn, bufs [][]byte) (int64, error) {
 	nb := net.Buffers(bufs)
 	return nb.WriteTo(c)
