@@ -216,3 +216,47 @@ func BenchmarkProxyLargeResponse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkProxyRequestRoutes is BenchmarkProxyRequest from 64 clients at
+// once, their GETs spread over 500 paths: to one catch-all route (routes=1)
+// or to 500 routes over the same backend (routes=500). The gap between the
+// two is what a route costs when each one is seldom hit.
+func BenchmarkProxyRequestRoutes(b *testing.B) {
+	const paths = 500
+	for _, routes := range []int{1, paths} {
+		b.Run("routes="+strconv.Itoa(routes), func(b *testing.B) {
+			up := cannedBackend(b, 1024)
+			var conf strings.Builder
+			conf.WriteString("[health]\ninterval = \"1h\"\n")
+			if routes == 1 {
+				conf.WriteString(routeConf("/", up))
+			}
+			for i := 0; i < routes && routes > 1; i++ {
+				conf.WriteString(routeConf("/r"+strconv.Itoa(i), up))
+			}
+			addr := benchServer(b, conf.String())
+			reqs := make([][]byte, paths)
+			for i := range reqs {
+				reqs[i] = []byte("GET /r" + strconv.Itoa(i) + "/item HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench/1.0\r\n\r\n")
+			}
+			clients := make(chan *rawClient, 64)
+			for range cap(clients) {
+				clients <- dialRaw(b, addr)
+			}
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				rc := <-clients
+				n := len(clients) * 7
+				for pb.Next() {
+					n = (n + 1) % paths
+					if s := rc.do(b, reqs[n], nil); s != '2' {
+						b.Errorf("status %cxx", s)
+						return
+					}
+				}
+			})
+		})
+	}
+}

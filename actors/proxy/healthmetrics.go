@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"ferrum/actors"
 	"ferrum/messages"
@@ -61,19 +60,10 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descTransitions, prometheus.CounterValue, float64(s.TransitionsTo[to]), prefix, b.url, to.String())
 			}
 			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(s.ActiveFailures), prefix, b.url, "active")
-			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, b.metrics.outcomes[messages.Failure].value(), prefix, b.url, "passive")
+			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(b.metrics.outcomes[messages.Failure].Load()), prefix, b.url, "passive")
 		}
 	}
 	for url, n := range dropped {
 		ch <- prometheus.MustNewConstMetric(descOutcomesDropped, prometheus.CounterValue, float64(n), url)
 	}
-}
-
-// counterValue reads a counter's current value.
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil || m.Counter == nil {
-		return 0
-	}
-	return m.Counter.GetValue()
 }

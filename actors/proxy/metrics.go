@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,28 +16,24 @@ import (
 	"ferrum/proxyconf"
 )
 
-// durationBuckets resolve from 100 µs to 30 s.
-var durationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
-
 // routeNone labels requests that matched no route.
 const routeNone = "none"
 
 // Metrics holds ferrum's Prometheus series. The request path never looks a
-// series up by label: each route table carries children resolved once when
-// it is built (see routeMetrics and backendMetrics).
+// series up by label: each route table carries its routes' and pairs'
+// counters (see routeMetrics and backendMetrics), the four families every
+// request writes in ferrum's own storage (hotmetrics.go), the rarer ones
+// as Prometheus children resolved on first use.
 type Metrics struct {
-	reg              *prometheus.Registry
-	requests         *prometheus.CounterVec
-	requestDuration  *prometheus.HistogramVec
-	upstreamDuration *prometheus.HistogramVec
-	backendRequests  *prometheus.CounterVec
-	retries          *prometheus.CounterVec
-	retriesSkipped   *prometheus.CounterVec
-	tunnels          *prometheus.GaugeVec
-	errors           *prometheus.CounterVec
-	inflight         prometheus.Gauge
-	reloads          *prometheus.CounterVec
-	none             *routeMetrics
+	reg            *prometheus.Registry
+	hot            hotStore
+	retries        *prometheus.CounterVec
+	retriesSkipped *prometheus.CounterVec
+	tunnels        *prometheus.GaugeVec
+	errors         *prometheus.CounterVec
+	inflight       prometheus.Gauge
+	reloads        *prometheus.CounterVec
+	none           *routeMetrics
 	// table is the route table the health collector reports on; written by
 	// the proxy's SetTable.
 	table atomic.Pointer[Table]
@@ -47,16 +44,11 @@ type Metrics struct {
 // reports log lines dropped because stderr was slow.
 func NewMetrics(version string, logDropped func() float64) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.hot.routes = map[string]*routeMetrics{}
+	m.hot.pairs = map[pairKey]*backendMetrics{}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
-	histogram := func(name, help string, labels ...string) *prometheus.HistogramVec {
-		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: durationBuckets}, labels)
-	}
-	m.requests = counter("ferrum_proxy_requests_total", "Client requests, counted once however many attempts they took.", "route", "method", "code")
-	m.requestDuration = histogram("ferrum_proxy_request_duration_seconds", "Time from a client request's arrival to the end of its response.", "route")
-	m.upstreamDuration = histogram("ferrum_proxy_upstream_duration_seconds", "Duration of each attempt against a backend.", "route", "backend")
-	m.backendRequests = counter("ferrum_proxy_backend_requests_total", "Attempts against a backend by outcome.", "route", "backend", "outcome")
 	m.retries = counter("ferrum_proxy_retries_total", "Retries made, by the reason of the failed attempt.", "route", "reason")
 	m.retriesSkipped = counter("ferrum_proxy_retries_skipped_total", "Retries not made because the route's retry budget was spent.", "route")
 	m.tunnels = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ferrum_proxy_tunnels_active", Help: "Upgraded connections (WebSocket tunnels) open."}, []string{"route"})
@@ -65,8 +57,7 @@ func NewMetrics(version string, logDropped func() float64) *Metrics {
 	m.reloads = counter("ferrum_proxy_config_reloads_total", "Configuration reloads by result.", "result")
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ferrum_proxy_build_info", Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.requests, m.requestDuration, m.upstreamDuration, m.backendRequests, m.retries,
-		m.retriesSkipped, m.tunnels, m.errors, m.inflight, m.reloads, build, &healthCollector{m: m},
+	m.reg.MustRegister(&hotCollector{m: m}, m.retries, m.retriesSkipped, m.tunnels, m.errors, m.inflight, m.reloads, build, &healthCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if logDropped != nil {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -93,22 +84,14 @@ func (m *Metrics) Forget(old, cfg *proxyconf.Config) {
 		}
 		now[r.PathPrefix] = urls
 	}
+	m.hot.forget(now)
 	routeVecs := []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{m.requests, m.requestDuration, m.upstreamDuration, m.backendRequests, m.retries, m.retriesSkipped, m.tunnels, m.errors}
+	}{m.retries, m.retriesSkipped, m.tunnels, m.errors}
 	for _, r := range old.Routes {
-		urls, kept := now[r.PathPrefix]
-		if !kept {
+		if _, kept := now[r.PathPrefix]; !kept {
 			for _, v := range routeVecs {
 				v.DeletePartialMatch(prometheus.Labels{"route": r.PathPrefix})
-			}
-			continue
-		}
-		for _, b := range r.Backends {
-			if !urls[b.URL] {
-				pair := prometheus.Labels{"route": r.PathPrefix, "backend": b.URL}
-				m.upstreamDuration.DeletePartialMatch(pair)
-				m.backendRequests.DeletePartialMatch(pair)
 			}
 		}
 	}
@@ -177,8 +160,8 @@ func (m *Metrics) Handler() http.Handler {
 	})
 }
 
-// commonCodes get a counter per route and method resolved on first use and
-// kept; other codes are looked up by label (a locked map) each time.
+// commonCodes get a counter per route and method in the route's codeTable;
+// other codes one each in a map, made on first use.
 var commonCodes = [...]int{200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 408, 413, 417, 429, 431, 499, 500, 501, 502, 503, 504}
 
 var codeSlot = func() (s [600]int8) {
@@ -218,59 +201,24 @@ func (s *counterSlot) resolve(vec *prometheus.CounterVec, a, b string) prometheu
 	return c
 }
 
-// value reads the counter, 0 when it was never used.
-func (s *counterSlot) value() float64 {
-	if c := s.p.Load(); c != nil {
-		return counterValue(c.c)
-	}
-	return 0
-}
-
-type observerBox struct{ o prometheus.Observer }
-
-// observerSlot is counterSlot for a histogram.
-type observerSlot struct{ p atomic.Pointer[observerBox] }
-
-func (s *observerSlot) observe(vec *prometheus.HistogramVec, v float64, labels ...string) {
-	if o := s.p.Load(); o != nil {
-		o.o.Observe(v)
-		return
-	}
-	s.resolve(vec, labels).Observe(v)
-}
-
-func (s *observerSlot) resolve(vec *prometheus.HistogramVec, labels []string) prometheus.Observer {
-	o := vec.WithLabelValues(labels...)
-	s.p.Store(&observerBox{o})
-	return o
-}
-
-// codeTable is one route's requests_total children for the common codes,
-// made on the route's first request.
-type codeTable [len(methods)][len(commonCodes)]atomic.Pointer[counterBox]
-
-// routeMetrics are one route's children. None exists before the route's
-// first use: then every per-route series but requests_total is made at
-// once (at zero), so a used route shows them all, and a config with
-// thousands of idle routes pays nothing for them.
+// routeMetrics are one route's series. None shows before the route's first
+// use: then every per-route series but requests_total appears at once (at
+// zero), with those of the route's backends, so a used route shows them
+// all, and a config with thousands of idle routes pays nothing for them.
 type routeMetrics struct {
-	m        *Metrics
-	name     string
+	duration histogram
 	used     atomic.Bool
 	codes    atomic.Pointer[codeTable]
-	duration observerSlot
+	rare     sync.Map // rareCode to *atomic.Uint64
+	m        *Metrics
+	name     string
 	retries  [5]counterSlot // by RetryReasons index
 	skips    counterSlot
 	errors   [13]counterSlot // by Kinds index
 	tunnels  atomic.Pointer[gaugeBox]
-	backends []*backendMetrics // the route's backends' children; set by BuildTable
 }
 
 type gaugeBox struct{ g prometheus.Gauge }
-
-func (m *Metrics) forRoute(name string) *routeMetrics {
-	return &routeMetrics{m: m, name: name}
-}
 
 // touch makes the route's series on its first use.
 func (rm *routeMetrics) touch() {
@@ -278,7 +226,6 @@ func (rm *routeMetrics) touch() {
 		return
 	}
 	m := rm.m
-	rm.duration.resolve(m.requestDuration, []string{rm.name})
 	rm.skips.resolve(m.retriesSkipped, rm.name, "")
 	for i, r := range RetryReasons {
 		rm.retries[i].resolve(m.retries, rm.name, r)
@@ -287,9 +234,6 @@ func (rm *routeMetrics) touch() {
 		rm.errors[i].resolve(m.errors, rm.name, k)
 	}
 	rm.tunnels.Store(&gaugeBox{m.tunnels.WithLabelValues(rm.name)})
-	for _, bm := range rm.backends {
-		bm.touch()
-	}
 }
 
 // request counts one finished client request.
@@ -303,17 +247,16 @@ func (rm *routeMetrics) request(method int, code int, seconds float64, kind stri
 				t = rm.codes.Load()
 			}
 		}
-		slot := &t[method][codeSlot[code]]
-		b := slot.Load()
-		if b == nil {
-			b = &counterBox{rm.m.requests.WithLabelValues(rm.name, methods[method], itoa3(code))}
-			slot.Store(b)
-		}
-		b.c.Inc()
+		t[method][codeSlot[code]].Add(1)
 	} else {
-		rm.m.requests.WithLabelValues(rm.name, methods[method], itoa3(code)).Inc()
+		key := rareCode{method, code}
+		n, ok := rm.rare.Load(key)
+		if !ok {
+			n, _ = rm.rare.LoadOrStore(key, new(atomic.Uint64))
+		}
+		n.(*atomic.Uint64).Add(1)
 	}
-	rm.duration.observe(rm.m.requestDuration, seconds, rm.name)
+	rm.duration.observe(seconds)
 	if kind != "" {
 		if i := indexOf(Kinds, kind); i >= 0 {
 			rm.errors[i].inc(rm.m.errors, rm.name, kind)
@@ -355,48 +298,19 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-// backendMetrics are one (route, backend) pair's children, all made at the
-// pair's first attempt.
+// backendMetrics are one (route, backend) pair's counters, shown from its
+// route's first use.
 type backendMetrics struct {
-	m        *Metrics
-	route    string
-	url      string
-	used     atomic.Bool
-	duration observerSlot
-	outcomes [3]counterSlot // by messages.Class
-}
-
-func (m *Metrics) forBackend(route, url string) *backendMetrics {
-	return &backendMetrics{m: m, route: route, url: url}
+	duration histogram
+	outcomes [3]atomic.Uint64 // by messages.Class
+	route    *routeMetrics
 }
 
 // attempt counts one attempt of class c that took seconds.
 func (bm *backendMetrics) attempt(c messages.Class, seconds float64) {
-	bm.touch()
-	s := &bm.outcomes[c]
-	if b := s.p.Load(); b != nil {
-		b.c.Inc()
-	} else {
-		bm.resolveOutcome(c).Inc()
-	}
-	bm.duration.observe(bm.m.upstreamDuration, seconds, bm.route, bm.url)
-}
-
-// touch makes the pair's series on first use.
-func (bm *backendMetrics) touch() {
-	if bm.used.Load() || bm.used.Swap(true) {
-		return
-	}
-	for _, k := range []messages.Class{messages.Success, messages.Failure, messages.Cancelled} {
-		bm.resolveOutcome(k)
-	}
-	bm.duration.resolve(bm.m.upstreamDuration, []string{bm.route, bm.url})
-}
-
-func (bm *backendMetrics) resolveOutcome(c messages.Class) prometheus.Counter {
-	ctr := bm.m.backendRequests.WithLabelValues(bm.route, bm.url, c.String())
-	bm.outcomes[c].p.Store(&counterBox{ctr})
-	return ctr
+	bm.route.touch()
+	bm.outcomes[c].Add(1)
+	bm.duration.observe(seconds)
 }
 
 func itoa3(c int) string {

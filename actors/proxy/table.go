@@ -127,16 +127,15 @@ func BuildTable(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metri
 		}
 		r := &route{conf: rc, actor: n.Actor(), metrics: m.forRoute(rc.PathPrefix)}
 		r.backends = make([]*upstream, len(rc.Backends))
-		r.metrics.backends = make([]*backendMetrics, len(rc.Backends))
 		for j, bc := range rc.Backends {
 			u := &upstream{
 				url:     bc.URL,
 				host:    bc.Host,
 				actor:   n.Backend(j),
 				pool:    pools.get(bc, rc.Upstream),
-				metrics: m.forBackend(rc.PathPrefix, bc.URL),
+				metrics: m.forBackend(r.metrics, bc.URL),
 			}
-			r.backends[j], r.metrics.backends[j] = u, u.metrics
+			r.backends[j] = u
 		}
 		t.routes = append(t.routes, r)
 	}
