@@ -205,8 +205,11 @@ func (s *counterSlot) resolve(vec *prometheus.CounterVec, a, b string) prometheu
 // use: then every per-route series but requests_total appears at once (at
 // zero), with those of the route's backends, so a used route shows them
 // all, and a config with thousands of idle routes pays nothing for them.
+//
+// Every request reads used and codes and writes duration: the two sit on
+// different cache lines, so a write on one core does not take the line
+// the other core is reading.
 type routeMetrics struct {
-	duration histogram
 	used     atomic.Bool
 	codes    atomic.Pointer[codeTable]
 	rare     sync.Map // rareCode to *atomic.Uint64
@@ -216,7 +219,12 @@ type routeMetrics struct {
 	skips    counterSlot
 	errors   [13]counterSlot // by Kinds index
 	tunnels  atomic.Pointer[gaugeBox]
+	_        [cacheLine]byte
+	duration histogram
 }
+
+// cacheLine is the size of a cache line on the machines ferrum runs on.
+const cacheLine = 64
 
 type gaugeBox struct{ g prometheus.Gauge }
 
@@ -301,9 +309,10 @@ func indexOf(list []string, s string) int {
 // backendMetrics are one (route, backend) pair's counters, shown from its
 // route's first use.
 type backendMetrics struct {
-	duration histogram
+	route    *routeMetrics // read by every attempt, written never
+	_        [cacheLine]byte
 	outcomes [3]atomic.Uint64 // by messages.Class
-	route    *routeMetrics
+	duration histogram
 }
 
 // attempt counts one attempt of class c that took seconds.
