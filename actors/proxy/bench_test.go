@@ -22,13 +22,18 @@ import (
 // declared length) without allocating. It serves until the benchmark ends.
 func cannedBackend(tb testing.TB, bodyBytes int) string {
 	tb.Helper()
+	return cannedAnswer(tb, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "+strconv.Itoa(bodyBytes)+"\r\n\r\n"+
+		strings.Repeat("x", bodyBytes)))
+}
+
+// cannedAnswer is cannedBackend with the whole answer given.
+func cannedAnswer(tb testing.TB, answer []byte) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { ln.Close() })
-	answer := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + strconv.Itoa(bodyBytes) + "\r\n\r\n" +
-		strings.Repeat("x", bodyBytes))
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -88,7 +93,7 @@ func declaredLength(head []byte) int {
 }
 
 // benchServer runs ferrum on conf over loopback and returns its address.
-func benchServer(b *testing.B, conf string) string {
+func benchServer(b testing.TB, conf string) string {
 	b.Helper()
 	cfg, err := proxyconf.Parse("bench.toml", []byte(conf), nil)
 	if err != nil {
@@ -119,7 +124,7 @@ type rawClient struct {
 	have int
 }
 
-func dialRaw(b *testing.B, addr string) *rawClient {
+func dialRaw(b testing.TB, addr string) *rawClient {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -128,9 +133,10 @@ func dialRaw(b *testing.B, addr string) *rawClient {
 	return &rawClient{c: c, buf: make([]byte, 1<<20)}
 }
 
-// do sends request (and body) and reads one answer; it returns its status
-// digits' first byte ('2' for 2xx).
-func (rc *rawClient) do(b *testing.B, request, body []byte) byte {
+// do sends request (and body) and reads one answer, of a declared length
+// or chunked in one chunk; it returns its status digits' first byte ('2'
+// for 2xx).
+func (rc *rawClient) do(b testing.TB, request, body []byte) byte {
 	if _, err := rc.c.Write(request); err != nil {
 		b.Fatal(err)
 	}
@@ -150,6 +156,18 @@ func (rc *rawClient) do(b *testing.B, request, body []byte) byte {
 	}
 	status := rc.buf[9]
 	need := end + 4 + declaredLength(rc.buf[:end])
+	if bytes.Contains(rc.buf[:end], []byte("Transfer-Encoding: chunked")) {
+		last := bytes.Index(rc.buf[end:rc.have], []byte("\r\n0\r\n\r\n"))
+		for last < 0 {
+			n, err := rc.c.Read(rc.buf[rc.have:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			rc.have += n
+			last = bytes.Index(rc.buf[end:rc.have], []byte("\r\n0\r\n\r\n"))
+		}
+		need = end + last + 7
+	}
 	for rc.have < need {
 		n, err := rc.c.Read(rc.buf[rc.have:])
 		if err != nil {
@@ -257,6 +275,40 @@ func BenchmarkProxyRequestRoutes(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// TestProxiedRequestAllocations counts what a whole proxied GET allocates,
+// with an answer of a declared length and with a chunked one (which ferrum
+// frames chunk by chunk): the path as a string for route matching, and
+// nothing else, give or take a stray allocation of the runtime's.
+func TestProxiedRequestAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	body := strings.Repeat("x", 1024)
+	cases := []struct {
+		name   string
+		answer string
+	}{
+		{"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n" + body},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + body + "\r\n0\r\n\r\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			up := cannedAnswer(t, []byte(c.answer))
+			rc := dialRaw(t, benchServer(t, "[health]\ninterval = \"1h\"\n"+routeConf("/api", up)))
+			req := []byte("GET /api/users?page=2 HTTP/1.1\r\nHost: alloc.example\r\n\r\n")
+			rc.do(t, req, nil)
+			n := testing.AllocsPerRun(200, func() {
+				if s := rc.do(t, req, nil); s != '2' {
+					t.Fatalf("status %cxx", s)
+				}
+			})
+			if n > 1 {
+				t.Errorf("%v allocations per proxied GET, want at most 1", n)
+			}
 		})
 	}
 }

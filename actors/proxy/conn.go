@@ -74,6 +74,9 @@ type clientConn struct {
 	// the slice it is given.
 	wbufs   [][]byte
 	wbufArr [4][]byte
+	// chunkSize holds the size line of a chunk copyBody frames; a local
+	// array would move to the heap once its slice is in wbufs.
+	chunkSize [20]byte
 
 	w    writePacer
 	wait watch

@@ -143,7 +143,6 @@ func (cc *clientConn) copyBody(pc *pconn, head []byte, chunked bool, limit int64
 	bp := respBufPool.Get().(*[]byte)
 	defer respBufPool.Put(bp)
 	buf := *bp
-	var size [20]byte
 	for {
 		n, rerr := pc.Read(buf)
 		ended = ended || rerr == io.EOF
@@ -154,7 +153,7 @@ func (cc *clientConn) copyBody(pc *pconn, head []byte, chunked bool, limit int64
 			}
 			var err error
 			if chunked {
-				sz := strconv.AppendInt(size[:0], int64(n), 16)
+				sz := strconv.AppendInt(cc.chunkSize[:0], int64(n), 16)
 				sz = append(sz, '\r', '\n')
 				err = cc.writev(head, sz, buf[:n], crlf)
 			} else {
