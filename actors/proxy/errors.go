@@ -102,6 +102,15 @@ type bodySourceError struct{ err error }
 func (e *bodySourceError) Error() string { return "read request body: " + e.err.Error() }
 func (e *bodySourceError) Unwrap() error { return e.err }
 
+// fromBodySource reports that err is, or wraps, a *bodySourceError. Its
+// target lives here, not in the caller: errors.As takes its address, which
+// moves it to the heap, so a caller on the request path asks only once an
+// error is there.
+func fromBodySource(err error) bool {
+	var be *bodySourceError
+	return errors.As(err, &be)
+}
+
 // classifyBody sorts a client-side body failure.
 func classifyBody(err error) failure {
 	f := failure{client: true}

@@ -195,8 +195,7 @@ func (pc *pconn) exchangeHead(cc *clientConn, ur *upRequest) (got bool, err erro
 	onRead := pc.sendOnRead(ur, now)
 	if !onRead {
 		werr = pc.writeRequest(cc, ur)
-		var source *bodySourceError
-		if errors.As(werr, &source) {
+		if werr != nil && fromBodySource(werr) {
 			return false, werr // the client's fault: nothing to wait for
 		}
 		now = time.Now()
