@@ -60,7 +60,7 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descTransitions, prometheus.CounterValue, float64(s.TransitionsTo[to]), prefix, b.url, to.String())
 			}
 			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(s.ActiveFailures), prefix, b.url, "active")
-			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(b.metrics.outcomes[messages.Failure].Load()), prefix, b.url, "passive")
+			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, b.metrics.failures(), prefix, b.url, "passive")
 		}
 	}
 	for url, n := range dropped {

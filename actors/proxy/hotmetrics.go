@@ -12,7 +12,8 @@ import (
 
 // The four families every request writes (requests_total, the two
 // durations and backend_requests_total) live in ferrum's own counters, laid
-// out in one block per route and per route-backend pair, and are read at
+// out in one block per route and per route-backend pair, made on first
+// use so that idle routes cost nothing, and are read at
 // scrape time by hotCollector. With Prometheus children a request touched
 // some fifteen scattered cache lines of its route's series; at hundreds of
 // routes each of those was a miss, and the metrics became the largest part
@@ -56,12 +57,63 @@ func (h *histogram) metric(desc *prometheus.Desc, labels ...string) prometheus.M
 	return prometheus.MustNewConstHistogram(desc, n, math.Float64frombits(h.sumBits.Load()), buckets, labels...)
 }
 
-// codeTable is one route's requests_total for the common codes, by method;
-// made on the route's first request.
-type codeTable [len(methods)][len(commonCodes)]atomic.Uint64
+// routeCounts are a route's requests_total and request_duration_seconds.
+type routeCounts struct {
+	duration histogram
+	codes    [len(methods)][len(commonCodes)]atomic.Uint64
+	rare     sync.Map // rareCode to *atomic.Uint64: codes outside commonCodes
+}
 
 // rareCode keys a requests_total count for a code outside commonCodes.
 type rareCode struct{ method, code int }
+
+// made returns the route's counters, making them on first use.
+func (rm *routeMetrics) made() *routeCounts {
+	if c := rm.counts.Load(); c != nil {
+		return c
+	}
+	rm.counts.CompareAndSwap(nil, new(routeCounts))
+	return rm.counts.Load()
+}
+
+// request counts one finished request of method that got code.
+func (c *routeCounts) request(method, code int, seconds float64) {
+	if code >= 0 && code < len(codeSlot) && codeSlot[code] >= 0 {
+		c.codes[method][codeSlot[code]].Add(1)
+	} else {
+		key := rareCode{method, code}
+		n, ok := c.rare.Load(key)
+		if !ok {
+			n, _ = c.rare.LoadOrStore(key, new(atomic.Uint64))
+		}
+		n.(*atomic.Uint64).Add(1)
+	}
+	c.duration.observe(seconds)
+}
+
+// pairCounts are a route-backend pair's backend_requests_total and
+// upstream_duration_seconds.
+type pairCounts struct {
+	outcomes [3]atomic.Uint64 // by messages.Class
+	duration histogram
+}
+
+// made returns the pair's counters, making them on first use.
+func (bm *backendMetrics) made() *pairCounts {
+	if c := bm.counts.Load(); c != nil {
+		return c
+	}
+	bm.counts.CompareAndSwap(nil, new(pairCounts))
+	return bm.counts.Load()
+}
+
+// failures reads the pair's failed attempts.
+func (bm *backendMetrics) failures() float64 {
+	if c := bm.counts.Load(); c != nil {
+		return float64(c.outcomes[messages.Failure].Load())
+	}
+	return 0
+}
 
 var (
 	descRequests = prometheus.NewDesc("ferrum_proxy_requests_total",
@@ -74,16 +126,12 @@ var (
 		"Attempts against a backend by outcome.", []string{"route", "backend", "outcome"}, nil)
 )
 
-// pairKey names a route-backend pair.
-type pairKey struct{ route, url string }
-
 // hotStore holds the routes' and pairs' counters by name, so that a reload
 // that keeps a route (or a pair) keeps its counts, and Forget can drop
 // those of routes and pairs that left the config.
 type hotStore struct {
 	mu     sync.Mutex
 	routes map[string]*routeMetrics
-	pairs  map[pairKey]*backendMetrics
 }
 
 // hotCollector reports the hot families of every used route and its pairs.
@@ -104,29 +152,26 @@ func (c *hotCollector) Collect(ch chan<- prometheus.Metric) {
 		if !rm.used.Load() {
 			continue
 		}
-		ch <- rm.duration.metric(descRequestDuration, name)
-		if t := rm.codes.Load(); t != nil {
-			for mi := range t {
-				for ci := range t[mi] {
-					if n := t[mi][ci].Load(); n > 0 {
-						ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), name, methods[mi], itoa3(commonCodes[ci]))
-					}
+		rc := rm.made()
+		ch <- rc.duration.metric(descRequestDuration, name)
+		for mi := range rc.codes {
+			for ci := range rc.codes[mi] {
+				if n := rc.codes[mi][ci].Load(); n > 0 {
+					ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), name, methods[mi], itoa3(commonCodes[ci]))
 				}
 			}
 		}
-		rm.rare.Range(func(k, v any) bool {
+		rc.rare.Range(func(k, v any) bool {
 			key := k.(rareCode)
 			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(v.(*atomic.Uint64).Load()), name, methods[key.method], itoa3(key.code))
 			return true
 		})
-	}
-	for key, bm := range s.pairs {
-		if !bm.route.used.Load() {
-			continue
-		}
-		ch <- bm.duration.metric(descUpstreamDuration, key.route, key.url)
-		for _, c := range []messages.Class{messages.Success, messages.Failure, messages.Cancelled} {
-			ch <- prometheus.MustNewConstMetric(descBackendRequests, prometheus.CounterValue, float64(bm.outcomes[c].Load()), key.route, key.url, c.String())
+		for _, bm := range rm.pairs {
+			pc := bm.made()
+			ch <- pc.duration.metric(descUpstreamDuration, name, bm.url)
+			for _, class := range []messages.Class{messages.Success, messages.Failure, messages.Cancelled} {
+				ch <- prometheus.MustNewConstMetric(descBackendRequests, prometheus.CounterValue, float64(pc.outcomes[class].Load()), name, bm.url, class.String())
+			}
 		}
 	}
 }
@@ -150,12 +195,13 @@ func (m *Metrics) forBackend(rm *routeMetrics, url string) *backendMetrics {
 	s := &m.hot
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := pairKey{rm.name, url}
-	bm := s.pairs[key]
-	if bm == nil || bm.route != rm {
-		bm = &backendMetrics{route: rm}
-		s.pairs[key] = bm
+	for _, bm := range rm.pairs {
+		if bm.url == url {
+			return bm
+		}
 	}
+	bm := &backendMetrics{route: rm, url: url}
+	rm.pairs = append(rm.pairs, bm)
 	return bm
 }
 
@@ -169,9 +215,15 @@ func (s *hotStore) forget(keep map[string]map[string]bool) {
 			delete(s.routes, name)
 		}
 	}
-	for key := range s.pairs {
-		if !keep[key.route][key.url] {
-			delete(s.pairs, key)
+	for name, rm := range s.routes {
+		urls := keep[name]
+		kept := rm.pairs[:0]
+		for _, bm := range rm.pairs {
+			if urls[bm.url] {
+				kept = append(kept, bm)
+			}
 		}
+		clear(rm.pairs[len(kept):])
+		rm.pairs = kept
 	}
 }

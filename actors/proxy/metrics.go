@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,7 +44,6 @@ type Metrics struct {
 func NewMetrics(version string, logDropped func() float64) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.hot.routes = map[string]*routeMetrics{}
-	m.hot.pairs = map[pairKey]*backendMetrics{}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
@@ -206,25 +204,22 @@ func (s *counterSlot) resolve(vec *prometheus.CounterVec, a, b string) prometheu
 // zero), with those of the route's backends, so a used route shows them
 // all, and a config with thousands of idle routes pays nothing for them.
 //
-// Every request reads used and codes and writes duration: the two sit on
-// different cache lines, so a write on one core does not take the line
-// the other core is reading.
+// The counters every request writes are a block of their own, made on the
+// route's first request (see routeCounts): apart from what every request
+// reads here, and paid for only by the routes in use.
 type routeMetrics struct {
-	used     atomic.Bool
-	codes    atomic.Pointer[codeTable]
-	rare     sync.Map // rareCode to *atomic.Uint64
-	m        *Metrics
-	name     string
-	retries  [5]counterSlot // by RetryReasons index
-	skips    counterSlot
-	errors   [13]counterSlot // by Kinds index
-	tunnels  atomic.Pointer[gaugeBox]
-	_        [cacheLine]byte
-	duration histogram
+	used    atomic.Bool
+	counts  atomic.Pointer[routeCounts]
+	m       *Metrics
+	name    string
+	retries [5]counterSlot // by RetryReasons index
+	skips   counterSlot
+	errors  [13]counterSlot // by Kinds index
+	tunnels atomic.Pointer[gaugeBox]
+	// pairs are the route's backends' counters, for as long as the config
+	// lists them; guarded by the hotStore's lock.
+	pairs []*backendMetrics
 }
-
-// cacheLine is the size of a cache line on the machines ferrum runs on.
-const cacheLine = 64
 
 type gaugeBox struct{ g prometheus.Gauge }
 
@@ -247,24 +242,7 @@ func (rm *routeMetrics) touch() {
 // request counts one finished client request.
 func (rm *routeMetrics) request(method int, code int, seconds float64, kind string) {
 	rm.touch()
-	if code >= 0 && code < len(codeSlot) && codeSlot[code] >= 0 {
-		t := rm.codes.Load()
-		if t == nil {
-			t = new(codeTable)
-			if !rm.codes.CompareAndSwap(nil, t) {
-				t = rm.codes.Load()
-			}
-		}
-		t[method][codeSlot[code]].Add(1)
-	} else {
-		key := rareCode{method, code}
-		n, ok := rm.rare.Load(key)
-		if !ok {
-			n, _ = rm.rare.LoadOrStore(key, new(atomic.Uint64))
-		}
-		n.(*atomic.Uint64).Add(1)
-	}
-	rm.duration.observe(seconds)
+	rm.made().request(method, code, seconds)
 	if kind != "" {
 		if i := indexOf(Kinds, kind); i >= 0 {
 			rm.errors[i].inc(rm.m.errors, rm.name, kind)
@@ -307,19 +285,19 @@ func indexOf(list []string, s string) int {
 }
 
 // backendMetrics are one (route, backend) pair's counters, shown from its
-// route's first use.
+// route's first use, their block made on the pair's first attempt.
 type backendMetrics struct {
-	route    *routeMetrics // read by every attempt, written never
-	_        [cacheLine]byte
-	outcomes [3]atomic.Uint64 // by messages.Class
-	duration histogram
+	route  *routeMetrics
+	url    string
+	counts atomic.Pointer[pairCounts]
 }
 
 // attempt counts one attempt of class c that took seconds.
 func (bm *backendMetrics) attempt(c messages.Class, seconds float64) {
 	bm.route.touch()
-	bm.outcomes[c].Add(1)
-	bm.duration.observe(seconds)
+	pc := bm.made()
+	pc.outcomes[c].Add(1)
+	pc.duration.observe(seconds)
 }
 
 func itoa3(c int) string {
