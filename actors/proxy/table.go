@@ -17,7 +17,7 @@ type Table struct {
 	routes  []*route
 	trust   headers.Trust
 	rootOK  bool          // no route matches "/", so GET / is the proxy's own
-	none    *routeMetrics // requests that matched no route; nil without metrics
+	none    *routeMetrics // requests that matched no route
 }
 
 // route is one route as the request path sees it.
@@ -25,7 +25,7 @@ type route struct {
 	conf     *proxyconf.Route
 	actor    *actors.Route
 	backends []*upstream
-	metrics  *routeMetrics // nil without metrics
+	metrics  *routeMetrics
 }
 
 // upstream is one backend of one route: its actor and connection pool.
@@ -34,7 +34,7 @@ type upstream struct {
 	host    string // host:port dialled and, with preserve_host = false, sent as Host
 	actor   *actors.Backend
 	pool    *connPool
-	metrics *backendMetrics // nil without metrics
+	metrics *backendMetrics
 }
 
 // Pools keeps the connection pools of backends across route tables, so a
