@@ -55,7 +55,8 @@ func NewMetrics(version string, logDropped func() float64) *Metrics {
 	m.reloads = counter("ferrum_proxy_config_reloads_total", "Configuration reloads by result.", "result")
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ferrum_proxy_build_info", Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	m.reg.MustRegister(&hotCollector{m: m}, m.retries, m.retriesSkipped, m.tunnels, m.errors, m.inflight, m.reloads, build, &healthCollector{m: m},
+	m.reg.MustRegister(&hotCollector{m: m}, m.retries, m.retriesSkipped, m.tunnels, m.errors, m.inflight,
+		m.reloads, build, &healthCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if logDropped != nil {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -158,8 +159,8 @@ func (m *Metrics) Handler() http.Handler {
 	})
 }
 
-// commonCodes get a counter per route and method in the route's codeTable;
-// other codes one each in a map, made on first use.
+// commonCodes get a counter per route and method in the route's
+// routeCounts; other codes one each in its map, made on first use.
 var commonCodes = [...]int{200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 408, 413, 417, 429, 431, 499, 500, 501, 502, 503, 504}
 
 var codeSlot = func() (s [600]int8) {

@@ -105,7 +105,8 @@ func (p *Pools) list() []*connPool {
 }
 
 // BuildTable makes the route table for cfg over the running actors of tree,
-// taking connection pools from pools and resolving metric children from m.
+// taking connection pools from pools and each route's and pair's metrics
+// from m.
 // A route the tree marks unchanged keeps its entry from prev (nil at
 // start), so a reload that adds one route to thousands costs little.
 func BuildTable(cfg *proxyconf.Config, tree *actors.Tree, pools *Pools, m *Metrics, prev *Table) *Table {
